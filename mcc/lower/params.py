@@ -1,0 +1,222 @@
+"""Kernel parameter records: the contract between the IR, the numpy reference kernels and the C kernels.
+
+Every number a kernel needs is computed in Python (``mcc.lower.lowering``) and stored here; the
+numpy reference kernels (``mcc.reference.kernels``) and the C kernels (``firmware/``) consume the
+same record. Each class mirrors one C struct in ``firmware/include/mcc_nn.h`` field for field
+(same names, same order). Shapes are NHWC; shift convention everywhere: positive = left shift.
+
+Per-channel arrays (``multiplier``, ``shift``) are int32 numpy arrays; in C they are pointers to
+``static const int32_t`` arrays emitted next to the call site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    """CONV_2D int8, per-channel requantization. Weights OHWI int8, bias int32 (or absent)."""
+    input_n: int
+    input_h: int
+    input_w: int
+    input_c: int
+    filter_h: int
+    filter_w: int
+    output_h: int
+    output_w: int
+    output_c: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int          # top/left padding (TFLite: total padding // 2)
+    pad_w: int
+    input_offset: int   # = -input zero point
+    output_offset: int  # = output zero point
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # int32[output_c]
+    shift: np.ndarray       # int32[output_c]
+
+
+@dataclass(frozen=True)
+class DepthwiseConvParams:
+    """DEPTHWISE_CONV_2D int8. Weights 1HWC with C = input_c * depth_multiplier."""
+    input_n: int
+    input_h: int
+    input_w: int
+    input_c: int
+    filter_h: int
+    filter_w: int
+    output_h: int
+    output_w: int
+    output_c: int
+    depth_multiplier: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int
+    pad_w: int
+    input_offset: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # int32[output_c]
+    shift: np.ndarray       # int32[output_c]
+
+
+@dataclass(frozen=True)
+class FullyConnectedParams:
+    """FULLY_CONNECTED int8. Weights (output_size, accum_depth); per-tensor when per_channel == 0
+    (multiplier/shift have one element) else one element per output."""
+    batches: int
+    accum_depth: int
+    output_size: int
+    input_offset: int
+    filter_offset: int  # = -weight zero point (0 for symmetric weights)
+    output_offset: int
+    act_min: int
+    act_max: int
+    per_channel: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """AVERAGE_POOL_2D and MAX_POOL_2D int8 (input and output share quantization)."""
+    input_n: int
+    input_h: int
+    input_w: int
+    channels: int
+    output_h: int
+    output_w: int
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class BroadcastShape:
+    """Up to 4-D broadcasting, shapes right-aligned to 4 dims; input strides are 0 on broadcast dims."""
+    out_dims: tuple[int, int, int, int]
+    in1_strides: tuple[int, int, int, int]
+    in2_strides: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class AddParams:
+    """ADD int8 as in TFLite: inputs rescaled to a common scale with ``left_shift`` headroom."""
+    shape: BroadcastShape
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    left_shift: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class MulParams:
+    shape: BroadcastShape
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class SoftmaxParams:
+    """SOFTMAX int8 -> int8 over the last axis (gemmlowp fixed-point exp, as the TFLite reference)."""
+    rows: int
+    row_size: int
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+    output_offset: int
+
+
+@dataclass(frozen=True)
+class LogisticParams:
+    size: int
+    input_zero_point: int
+    input_range_radius: int
+    input_multiplier: int
+    input_left_shift: int
+
+
+@dataclass(frozen=True)
+class MeanParams:
+    """MEAN int8 over one contiguous block of axes: input viewed as (outer, reduce, inner)."""
+    outer: int
+    reduce: int
+    inner: int
+    input_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+
+
+@dataclass(frozen=True)
+class PadParams:
+    """PAD int8, up to 4-D (right-aligned): output[i] = input[i - before] or pad_value."""
+    input_dims: tuple[int, int, int, int]
+    before: tuple[int, int, int, int]
+    after: tuple[int, int, int, int]
+    pad_value: int
+
+
+@dataclass(frozen=True)
+class ConcatParams:
+    """CONCATENATION: input k is copied as ``outer`` rows of ``copy_sizes[k]`` elements."""
+    outer: int
+    copy_sizes: tuple[int, ...]
+    element_size: int
+
+
+@dataclass(frozen=True)
+class QuantizeParams:
+    """QUANTIZE float32 -> int8/int16 (scale is the float32 scale, as a Python float)."""
+    size: int
+    scale: float
+    zero_point: int
+    qmin: int
+    qmax: int
+
+
+@dataclass(frozen=True)
+class RequantizeParams:
+    """QUANTIZE int8 -> int8 (rescale)."""
+    size: int
+    input_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+    qmin: int
+    qmax: int
+
+
+@dataclass(frozen=True)
+class DequantizeParams:
+    """DEQUANTIZE int8/int16 -> float32."""
+    size: int
+    scale: float
+    zero_point: int
