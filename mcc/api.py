@@ -1,0 +1,142 @@
+"""The Python API: pure functions returning result objects. The CLI is a thin layer over this."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .codegen import generate
+from .errors import InputDataError, ModelFormatError, MccError
+from .frontend import load_tflite
+from .ir import Graph, verify
+from .lower.lowering import lower_op, scratch_bytes
+from .options import CompileOptions
+from .outdir import read_manifest, write_outdir
+from .planner import ArenaPlan, plan_arena
+from .report.analysis import LayerInfo, layer_table
+from .sim import host
+from .targets import get_target
+
+
+def load_model(path: str | Path) -> Graph:
+    """Read a model file into a verified IR graph."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelFormatError(f"{p}: no such file")
+    if p.suffix.lower() in (".h5", ".keras") or p.is_dir():
+        raise ModelFormatError(f"{p}: Keras models are not supported yet; give an int8 .tflite model")
+    g = load_tflite(p)
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise ModelFormatError(f"{p}: the model has {len(g.inputs)} inputs and {len(g.outputs)} outputs; "
+                               "mcc supports exactly one of each")
+    return verify(g)
+
+
+def lower_graph(g: Graph) -> list:
+    """Kernel parameter records, one per op (None for RESHAPE, which is a view)."""
+    return [None if op.kind == "RESHAPE" else lower_op(g, op) for op in g.ops]
+
+
+def plan_memory(g: Graph, records: list) -> ArenaPlan:
+    scratch = {i: scratch_bytes(r) for i, r in enumerate(records) if r is not None}
+    return plan_arena(g, scratch)
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    outdir: Path
+    graph: Graph
+    plan: ArenaPlan
+    weight_bytes: int
+    files: tuple[str, ...]
+    seconds: float
+    layers: list[LayerInfo] = field(default_factory=list)
+
+
+def compile(model: str | Path, outdir: str | Path, options: CompileOptions = CompileOptions()) -> CompileResult:
+    """Compile ``model`` into a C library (and host runner) in ``outdir``."""
+    t0 = time.perf_counter()
+    target = get_target(options.target)
+    g = load_model(model)
+    records = lower_graph(g)
+    plan = plan_memory(g, records)
+    files = generate(g, plan, records, options.model_name, Path(model).name)
+    x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    weight_bytes = sum(g.tensors[n].nbytes for n in g.constants())
+    manifest = {
+        "mcc_version": __version__, "model": Path(model).name, "target": target.name,
+        "input": {"shape": list(x.shape), "dtype": x.dtype},
+        "output": {"shape": list(y.shape), "dtype": y.dtype},
+        "arena_bytes": plan.arena_bytes, "arena_lower_bound": plan.lower_bound,
+        "weight_bytes": weight_bytes,
+    }
+    out = write_outdir(outdir, files, manifest, force=options.force)
+    return CompileResult(out, g, plan, weight_bytes, tuple(sorted(files)), time.perf_counter() - t0,
+                         layer_table(g, plan))
+
+
+def check_inputs(x: np.ndarray, shape: tuple, dtype: str, what: str = "input") -> np.ndarray:
+    """Return ``x`` as (N, *shape); accept (N, *shape[1:]) when the model's batch is 1."""
+    shape = tuple(shape)
+    if x.dtype != np.dtype(dtype):
+        raise InputDataError(f"{what} has dtype {x.dtype}; the model takes {dtype} "
+                             f"(shape (N, {', '.join(map(str, shape))}))")
+    if x.shape[1:] == shape:
+        return x
+    if shape and shape[0] == 1 and x.shape[1:] == shape[1:]:
+        return x.reshape((x.shape[0],) + shape)
+    raise InputDataError(f"{what} has shape {x.shape}; expected (N, {', '.join(map(str, shape))})")
+
+
+def run(outdir: str | Path, x: np.ndarray) -> np.ndarray:
+    """Build (if needed) and run the generated C on a batch; returns (N, *output_shape)."""
+    m = read_manifest(outdir)
+    x = check_inputs(x, m["input"]["shape"], m["input"]["dtype"])
+    return host.run(outdir, x, tuple(m["output"]["shape"]), m["output"]["dtype"])
+
+
+@dataclass(frozen=True)
+class AnalyzeResult:
+    model: str
+    layers: list[LayerInfo]
+    weight_bytes: int
+    arena_bytes: int
+    lower_bound: int
+    macs: int
+
+
+def analyze(model: str | Path, target: str = "host") -> AnalyzeResult:
+    get_target(target)
+    g = load_model(model)
+    records = lower_graph(g)
+    plan = plan_memory(g, records)
+    layers = layer_table(g, plan)
+    return AnalyzeResult(str(model), layers, sum(g.tensors[n].nbytes for n in g.constants()),
+                         plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers))
+
+
+def random_inputs(g: Graph, n: int, seed: int = 0) -> np.ndarray:
+    """Random inputs covering the input type's range (float inputs: the quantized real range)."""
+    rng = np.random.default_rng(seed)
+    t = g.tensors[g.inputs[0]]
+    if t.dtype == "float32":
+        consumer = next(op for op in g.ops if t.name in op.inputs)
+        q = g.tensors[consumer.outputs[0]].quant
+        lo, hi = q.s * (-128 - q.zp), q.s * (127 - q.zp)
+        return rng.uniform(lo, hi, size=(n,) + t.shape).astype(np.float32)
+    info = np.iinfo(t.dtype)
+    return rng.integers(info.min, info.max + 1, size=(n,) + t.shape, dtype=t.dtype)
+
+
+def __getattr__(name):  # validate lives in its own module (it needs the TFLM oracle)
+    if name == "validate":
+        from .validate import validate
+        return validate
+    raise AttributeError(name)
+
+
+__all__ = ["load_model", "compile", "run", "analyze", "random_inputs", "check_inputs", "MccError"]

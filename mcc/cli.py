@@ -1,0 +1,140 @@
+"""The `mcc` command line: a thin layer over mcc.api. User errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import click  # noqa: E402
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from . import __version__, api  # noqa: E402
+from .errors import InputDataError, MccError  # noqa: E402
+from .options import CompileOptions  # noqa: E402
+
+console = Console(highlight=False)
+
+
+def _user_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MccError as e:
+            click.echo(f"mcc: error: {e}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def _load_npy(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise InputDataError(f"{path}: not a readable .npy array ({e})") from None
+
+
+def _kb(n: int) -> str:
+    return f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mcc")
+def main():
+    """mcc: compile int8 models into interpreter-free C for microcontrollers."""
+
+
+@main.command("compile")
+@click.argument("model", type=click.Path())
+@click.option("-t", "--target", default="host", show_default=True, help="Target to build for.")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="Output directory.")
+@click.option("--force", is_flag=True, help="Replace an output directory that holds files mcc did not write.")
+@click.option("--name", "model_name", default="model", show_default=True, help="Model name in comments.")
+@_user_errors
+def compile_cmd(model, target, outdir, force, model_name):
+    """Compile MODEL (an int8 .tflite) into a C library with a static arena."""
+    r = api.compile(model, outdir, CompileOptions(target=target, model_name=model_name, force=force))
+    console.print(f"[bold]mcc[/bold]: wrote {len(r.files) + 1} files to {r.outdir} in {r.seconds:.2f} s")
+    _memory_table(r.weight_bytes, r.plan.arena_bytes, r.plan.lower_bound)
+
+
+def _memory_table(weights: int, arena: int, lower: int):
+    t = Table(title="memory", show_header=True)
+    t.add_column("what")
+    t.add_column("bytes", justify="right")
+    t.add_row("weights (flash)", _kb(weights))
+    t.add_row("arena (SRAM)", _kb(arena))
+    t.add_row("arena lower bound", _kb(lower))
+    t.add_row("arena / lower bound", f"{arena / lower:.3f}" if lower else "-")
+    console.print(t)
+
+
+@main.command("run")
+@click.argument("outdir", type=click.Path())
+@click.option("-i", "--input", "inp", required=True, type=click.Path(), help="Inputs (N, *input_shape) .npy.")
+@click.option("-o", "--output", "outp", required=True, type=click.Path(), help="Where to write outputs .npy.")
+@_user_errors
+def run_cmd(outdir, inp, outp):
+    """Build (if needed) and run a compiled model on a batch of inputs."""
+    y = api.run(outdir, _load_npy(inp))
+    np.save(outp, y)
+    console.print(f"mcc: ran {y.shape[0]} inputs; outputs {y.shape} {y.dtype} -> {outp}")
+
+
+@main.command("analyze")
+@click.argument("model", type=click.Path())
+@click.option("-t", "--target", default="host", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_user_errors
+def analyze_cmd(model, target, as_json):
+    """Per-layer ops, shapes, MACs, weight and activation bytes, and memory totals."""
+    r = api.analyze(model, target)
+    if as_json:
+        click.echo(json.dumps({"model": r.model, "layers": [x.as_dict() for x in r.layers],
+                               "totals": {"macs": r.macs, "weight_bytes": r.weight_bytes,
+                                          "arena_bytes": r.arena_bytes, "arena_lower_bound": r.lower_bound}},
+                              indent=2))
+        return
+    t = Table(title=f"{r.model}")
+    for col in ("#", "op", "input", "output", "MACs", "weights B", "activations B", "live B"):
+        t.add_column(col, justify="right" if col not in ("op", "input", "output") else "left")
+    for x in r.layers:
+        t.add_row(str(x.index), x.kind, " ".join("x".join(map(str, s)) for s in x.input_shapes),
+                  "x".join(map(str, x.output_shape)), f"{x.macs:,}", f"{x.weight_bytes:,}",
+                  f"{x.activation_bytes:,}", f"{x.live_bytes:,}")
+    console.print(t)
+    console.print(f"total MACs: {r.macs:,}")
+    _memory_table(r.weight_bytes, r.arena_bytes, r.lower_bound)
+
+
+@main.command("validate")
+@click.argument("model", type=click.Path())
+@click.option("-t", "--target", default="host", show_default=True)
+@click.option("-n", "n", default=100, show_default=True, help="Number of random inputs.")
+@click.option("-i", "--input", "inp", type=click.Path(), help="Extra real inputs (N, *input_shape) .npy.")
+@click.option("--seed", default=0, show_default=True)
+@_user_errors
+def validate_cmd(model, target, n, inp, seed):
+    """Run the generated C and the TFLM reference interpreter on the same inputs and compare."""
+    x = _load_npy(inp) if inp else None
+    r = api.validate(model, target=target, n=n, inputs=x, seed=seed)
+    console.print(f"{r.model}: {r.exact}/{r.n} outputs bit-exact ({100 * r.exact_fraction:.1f} %), "
+                  f"max |diff| {r.max_abs_diff:g}")
+    if r.first_difference is not None:
+        f = r.first_difference
+        console.print(f"first differing layer: op {f.op_index} ({f.kind}), max |diff| {f.max_abs_diff:g} "
+                      f"on input {f.item}")
+    sys.exit(0 if r.exact == r.n else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Build the code-generation context (every number and name, in Python) and render the templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+import numpy as np
+
+from ..ir import Graph
+from ..paths import FIRMWARE, TEMPLATES
+from ..planner import ArenaPlan
+from .calls import kernel_for
+from .cvalues import C_TYPES, CArray, c_array_body, c_ident, c_initializer
+
+
+
+@dataclass(frozen=True)
+class TensorView:
+    cname: str      # C identifier
+    macro: str      # offset macro (activations) or symbol (constants)
+    ctype: str
+    source_name: str
+    shape: tuple
+    nbytes: int
+    offset: int = -1
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+class _Pointers:
+    """C expressions for tensor pointers inside mcc_model_run."""
+
+    def __init__(self, views: dict[str, TensorView], locals_out: list[str], op_prefix: str):
+        self.views = views
+        self.locals_out = locals_out
+        self.op_prefix = op_prefix
+
+    def __call__(self, name: str, out: bool = False) -> str:
+        v = self.views[name]
+        if v.offset < 0:  # constant
+            return v.macro
+        const = "" if out else "const "
+        return f"({const}{v.ctype} *)MCC_ARENA_PTR({v.macro})"
+
+    def list(self, names) -> str:
+        local = f"{self.op_prefix}_inputs"
+        self.locals_out.append(
+            f"const void *const {local}[{len(names)}] = {{" + ", ".join(
+                f"MCC_ARENA_PTR({self.views[n].macro})" if self.views[n].offset >= 0 else self.views[n].macro
+                for n in names) + "};")
+        return local
+
+
+def _tensor_views(g: Graph, plan: ArenaPlan) -> dict[str, TensorView]:
+    used: set[str] = set()
+    views: dict[str, TensorView] = {}
+    label: dict[str, str] = {}
+    for k, n in enumerate(g.inputs):
+        label[n] = "input" if len(g.inputs) == 1 else f"input{k}"
+    for op in g.ops:
+        for k, n in enumerate(op.outputs):
+            label.setdefault(n, f"{op.name}_out" if len(op.outputs) == 1 else f"{op.name}_out{k}")
+        roles = {"CONV_2D": ("in", "filter", "bias"), "DEPTHWISE_CONV_2D": ("in", "filter", "bias"),
+                 "FULLY_CONNECTED": ("in", "weights", "bias")}.get(op.kind, ())
+        for k, n in enumerate(op.inputs):
+            if n is not None and g.tensors[n].is_const:
+                role = roles[k] if k < len(roles) else f"const{k}"
+                label.setdefault(n, f"{op.name}_{role}")
+    for n in g.activations() + g.constants():
+        t = g.tensors[n]
+        cname = c_ident(label[n], used)
+        if t.is_const:
+            views[n] = TensorView(cname, f"mcc_w_{cname}", C_TYPES[t.dtype], n, t.shape, t.nbytes)
+        else:
+            views[n] = TensorView(cname, f"MCC_OFF_{cname.upper()}", C_TYPES[t.dtype], n, t.shape,
+                                  t.nbytes, plan.offset_of(n))
+    return views
+
+
+def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView]):
+    calls, arrays, kernels, scratch_macros = [], [], set(), []
+    for i, (op, rec) in enumerate(zip(g.ops, records)):
+        if rec is None:  # a view: RESHAPE shares its input's storage
+            calls.append({"index": i, "op": op, "comment": f"{op.kind}: a view of its input (no code)",
+                          "struct": None})
+            continue
+        spec = kernel_for(op, rec)
+        kernels.add(spec.function)
+        prefix = op.name
+        local_lines: list[str] = []
+        ptr = _Pointers(views, local_lines, prefix)
+        args = [f"&{prefix}_params"] + spec.args(op, ptr)
+        if spec.scratch:
+            sb = plan.scratch(i)
+            if sb is not None:
+                macro = f"MCC_OFF_{prefix.upper()}_SCRATCH"
+                scratch_macros.append((macro, sb.offset, sb.size))
+                args.append(f"(int8_t *)MCC_ARENA_PTR({macro})")
+            else:
+                args.append("NULL")
+        op_arrays: list[CArray] = []
+        init = c_initializer(rec, prefix, op_arrays)
+        arrays.extend(op_arrays)
+        out = views[op.outputs[0]]
+        calls.append({
+            "index": i, "op": op, "struct": spec.struct, "function": spec.function,
+            "params_name": f"{prefix}_params", "init": init, "args": args, "locals": local_lines,
+            "comment": f"{op.kind} -> {out.cname} {list(out.shape)}",
+            "out_macro": out.macro, "out_bytes": out.nbytes,
+        })
+    return calls, arrays, sorted(kernels), scratch_macros
+
+
+def _quant_macros(g: Graph, name: str, prefix: str) -> list[tuple[str, str]]:
+    t = g.tensors[name]
+    if t.quant is None:
+        return []
+    return [(f"{prefix}_SCALE", repr(float(t.quant.s)) + "f"), (f"{prefix}_ZERO_POINT", str(t.quant.zp))]
+
+
+def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: str) -> dict[str, str]:
+    """Return {relative path: text} for the whole generated library and host harness."""
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise ValueError("one input and one output expected")
+    views = _tensor_views(g, plan)
+    calls, arrays, kernels, scratch_macros = _calls(g, plan, records, views)
+    inp, outp = views[g.inputs[0]], views[g.outputs[0]]
+    seen_offsets: dict[str, int] = {}
+    for n in g.activations():
+        v = views[n]
+        seen_offsets.setdefault(v.macro, v.offset)
+    weights = []
+    for n in g.constants():
+        t, v = g.tensors[n], views[n]
+        weights.append({"symbol": v.macro, "ctype": v.ctype, "count": t.size, "shape": list(t.shape),
+                        "source": n, "body": c_array_body(np.asarray(t.data))})
+    ctx = {
+        "model_name": model_name, "source": source,
+        "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
+        "input": inp, "output": outp,
+        "input_count": g.tensors[g.inputs[0]].size, "output_count": g.tensors[g.outputs[0]].size,
+        "input_quant": _quant_macros(g, g.inputs[0], "MCC_INPUT"),
+        "output_quant": _quant_macros(g, g.outputs[0], "MCC_OUTPUT"),
+        "offsets": sorted(seen_offsets.items(), key=lambda kv: (kv[1], kv[0])),
+        "scratch_macros": scratch_macros,
+        "calls": calls, "arrays": arrays, "weights": weights,
+        "weight_bytes": sum(g.tensors[n].nbytes for n in g.constants()),
+        "kernels": kernels, "op_count": len(g.ops),
+    }
+    env = _env()
+    files = {
+        "mcc_model.h": env.get_template("model.h.j2").render(ctx),
+        "mcc_model.c": env.get_template("model.c.j2").render(ctx),
+        "mcc_weights.h": env.get_template("weights.h.j2").render(ctx),
+        "mcc_weights.c": env.get_template("weights.c.j2").render(ctx),
+        "Makefile": env.get_template("Makefile.host.j2").render(ctx),
+        "main.c": (FIRMWARE / "harness" / "host_main.c").read_text(),
+    }
+    for h in sorted((FIRMWARE / "include").glob("*.h")):
+        files[f"mcc_nn/include/{h.name}"] = h.read_text()
+    for k in kernels:
+        files[f"mcc_nn/src/{k}.c"] = (FIRMWARE / "src" / f"{k}.c").read_text()
+    return files

@@ -1,0 +1,1 @@
+"""Lowering: IR ops to kernel parameter records (every number the kernels need)."""

@@ -1,0 +1,1 @@
+"""Reports: per-layer analysis tables and memory summaries."""

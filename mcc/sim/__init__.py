@@ -1,0 +1,1 @@
+"""Running generated code: on the host now; QEMU and Renode later."""
