@@ -34,7 +34,7 @@ def _binary(op, ptr):
 
 
 def _concat(op, ptr):
-    return [ptr.list(op.inputs), ptr(op.outputs[0], out=True)]
+    return [ptr.list(op.inputs), str(len(op.inputs)), ptr(op.outputs[0], out=True)]
 
 
 KERNELS: dict[type, KernelSpec] = {

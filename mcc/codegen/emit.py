@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import jinja2
 import numpy as np
 
 from ..ir import Graph
+from ..lower.params import ConcatParams
 from ..paths import FIRMWARE, TEMPLATES
 from ..planner import ArenaPlan
 from .calls import kernel_for
@@ -108,6 +110,8 @@ def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView
                 args.append(f"(int8_t *)MCC_ARENA_PTR({macro})")
             else:
                 args.append("NULL")
+        if isinstance(rec, ConcatParams):  # a variable-length list: a pointer to an array in C
+            rec = dataclasses.replace(rec, copy_sizes=np.asarray(rec.copy_sizes, dtype=np.int32))
         op_arrays: list[CArray] = []
         init = c_initializer(rec, prefix, op_arrays)
         arrays.extend(op_arrays)
@@ -151,7 +155,7 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
         "input_count": g.tensors[g.inputs[0]].size, "output_count": g.tensors[g.outputs[0]].size,
         "input_quant": _quant_macros(g, g.inputs[0], "MCC_INPUT"),
         "output_quant": _quant_macros(g, g.outputs[0], "MCC_OUTPUT"),
-        "offsets": sorted(seen_offsets.items(), key=lambda kv: (kv[1], kv[0])),
+        "offsets": list(seen_offsets.items()),
         "scratch_macros": scratch_macros,
         "calls": calls, "arrays": arrays, "weights": weights,
         "weight_bytes": sum(g.tensors[n].nbytes for n in g.constants()),
