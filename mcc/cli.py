@@ -20,7 +20,7 @@ from . import __version__, api  # noqa: E402
 from .errors import InputDataError, MccError  # noqa: E402
 from .options import CompileOptions  # noqa: E402
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def _user_errors(fn):
