@@ -14,14 +14,9 @@ import numpy as np
 
 from ..errors import UnsupportedOperatorError
 from ..ir import Graph, Op, Tensor
-from ..reference.fixed_point import frexp_q31, quantize_multiplier, quantize_multipliers, wrap_int32
+from ..reference.fixed_point import (frexp_q31, quantize_multiplier, quantize_multipliers,
+                                     round_half_away, wrap_int32)
 from . import params as P
-
-
-def _round_float32(v: np.float32) -> int:
-    """TfLiteRound on a float (ties away from zero)."""
-    v = float(v)
-    return int(math.copysign(math.floor(abs(v) + 0.5), v))
 
 
 def activation_range(activation: str, out_quant, dtype: str) -> tuple[int, int]:
@@ -30,8 +25,8 @@ def activation_range(activation: str, out_quant, dtype: str) -> tuple[int, int]:
     qmin, qmax = int(info.min), int(info.max)
     scale, zero_point = np.float32(out_quant.s), out_quant.zp
 
-    def quantize(real: float) -> int:
-        return zero_point + _round_float32(np.float32(real) / scale)
+    def quantize(real: float) -> int:  # TfLiteRound of a float32 quotient
+        return zero_point + round_half_away(float(np.float32(real) / scale))
 
     if activation == "NONE":
         return qmin, qmax
@@ -87,11 +82,12 @@ def _spatial(g: Graph, op: Op, filter_hw: tuple[int, int]) -> dict:
     _require((out_h, out_w) == tuple(y.shape[1:3]), op,
              f"output shape {y.shape} does not match the computed {out_h}x{out_w}")
     return dict(input_n=x.shape[0], input_h=x.shape[1], input_w=x.shape[2], output_h=out_h,
-                output_w=out_w, stride_h=a.stride[0], stride_w=a.stride[1], pad_h=pad_h, pad_w=pad_w)
+                output_w=out_w, stride_h=a.stride[0], stride_w=a.stride[1],
+                pad_h=pad_h, pad_w=pad_w)
 
 
 def _channel_multipliers(x: Tensor, w: Tensor, y: Tensor, channels: int):
-    """Per-channel double(s_in) * double(s_w[c]) / double(s_out), as PopulateConvolutionQuantizationParams."""
+    """Per channel: double(s_in) * double(s_w[c]) / double(s_out), as TFLite computes it."""
     ws = w.quant.scale if len(w.quant.scale) > 1 else w.quant.scale * channels
     return quantize_multipliers([x.quant.s * s / y.quant.s for s in ws])
 
@@ -132,7 +128,8 @@ def _depthwise(g: Graph, op: Op) -> P.DepthwiseConvParams:
     (x, w, *_), y = _tensors(g, op)
     _require_int8(op, x, w, y)
     dm = op.attrs.depth_multiplier
-    _require(w.shape[3] == x.shape[3] * dm, op, "filter channels != input channels x depth multiplier")
+    _require(w.shape[3] == x.shape[3] * dm, op,
+             "filter channels != input channels x depth multiplier")
     mult, shift = _channel_multipliers(x, w, y, w.shape[3])
     act_min, act_max = activation_range(op.attrs.activation, y.quant, y.dtype)
     return P.DepthwiseConvParams(
@@ -157,7 +154,8 @@ def _fully_connected(g: Graph, op: Op) -> P.FullyConnectedParams:
     return P.FullyConnectedParams(
         batches=y.size // output_size, accum_depth=accum_depth, output_size=output_size,
         input_offset=-x.quant.zp, filter_offset=-w.quant.zp, output_offset=y.quant.zp,
-        act_min=act_min, act_max=act_max, per_channel=int(per_channel), multiplier=mult, shift=shift)
+        act_min=act_min, act_max=act_max, per_channel=int(per_channel), multiplier=mult,
+        shift=shift)
 
 
 def _pool(g: Graph, op: Op) -> P.PoolParams:
@@ -202,8 +200,8 @@ def _softmax(g: Graph, op: Op) -> P.SoftmaxParams:
     _require(y.quant.zp == -128 and np.float32(y.quant.s) == np.float32(1 / 256), op,
              "int8 output must have scale 1/256 and zero point -128")
     scaled_diff_integer_bits = 5  # PreprocessSoftmaxScaling and CalculateInputRadius
-    real = min(float(np.float32(op.attrs.beta)) * x.quant.s * (1 << (31 - scaled_diff_integer_bits)),
-               (1 << 31) - 1.0)
+    beta = float(np.float32(op.attrs.beta))
+    real = min(beta * x.quant.s * (1 << (31 - scaled_diff_integer_bits)), (1 << 31) - 1.0)
     mult, left_shift = quantize_multiplier(real)
     radius = math.floor(((1 << scaled_diff_integer_bits) - 1)
                         * (1 << (31 - scaled_diff_integer_bits)) / (1 << left_shift))
@@ -257,7 +255,8 @@ def _concat(g: Graph, op: Op) -> P.ConcatParams:
     xs, y = _tensors(g, op)
     _require(op.attrs.activation == "NONE", op, "fused activation is not supported")
     for x in xs:
-        same = x.quant is not None and (x.quant.scale, x.quant.zero_point) == (y.quant.scale, y.quant.zero_point)
+        same = x.quant is not None and y.quant is not None and \
+            (x.quant.scale, x.quant.zero_point) == (y.quant.scale, y.quant.zero_point)
         _require(x.dtype == y.dtype and same, op,
                  f"input {x.name} dtype/quantization differs from the output's")
     axis = op.attrs.axis % len(y.shape)
@@ -268,7 +267,8 @@ def _concat(g: Graph, op: Op) -> P.ConcatParams:
 
 def _quantize(g: Graph, op: Op) -> P.QuantizeParams | P.RequantizeParams:
     (x,), y = _tensors(g, op)
-    _require(y.dtype in ("int8", "int16") and y.quant is not None, op, "output must be int8 or int16")
+    _require(y.dtype in ("int8", "int16") and y.quant is not None, op,
+             "output must be int8 or int16")
     info = np.iinfo(y.dtype)
     if x.dtype == "float32":
         return P.QuantizeParams(size=x.size, scale=y.quant.s, zero_point=y.quant.zp,

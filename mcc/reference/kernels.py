@@ -55,8 +55,8 @@ def conv_s8(p: P.ConvParams, x: np.ndarray, w: np.ndarray, b: np.ndarray | None)
     xo = x.astype(np.int64) + p.input_offset  # padding with 0 here = skipping outside taps
     taps = [v for _, _, v in _taps(xo, p, p.filter_h, p.filter_w, p.dilation_h, p.dilation_w, 0)]
     cols = np.stack(taps, axis=3).reshape(-1, p.filter_h * p.filter_w * p.input_c)
-    wm = w.reshape(p.output_c, -1).astype(np.float64)
-    acc = (cols.astype(np.float64) @ wm.T).astype(np.int64)
+    wt = np.ascontiguousarray(w.reshape(p.output_c, -1).T, dtype=np.float64)
+    acc = (cols.astype(np.float64) @ wt).astype(np.int64)
     acc = _add_bias(acc, b).reshape(p.input_n, p.output_h, p.output_w, p.output_c)
     return _output_stage(acc, p)
 
@@ -79,8 +79,8 @@ def fully_connected_s8(p: P.FullyConnectedParams, x: np.ndarray, w: np.ndarray,
     """FULLY_CONNECTED: x int8 (batches x accum_depth elements), w int8 (output_size, accum_depth)
     -> int8 (batches, output_size)."""
     xo = x.reshape(p.batches, p.accum_depth).astype(np.float64) + p.input_offset
-    wo = w.reshape(p.output_size, p.accum_depth).astype(np.float64) + p.filter_offset
-    acc = _add_bias((xo @ wo.T).astype(np.int64), b)
+    wt = np.ascontiguousarray(w.reshape(p.output_size, p.accum_depth).T, dtype=np.float64)
+    acc = _add_bias((xo @ (wt + p.filter_offset)).astype(np.int64), b)
     return _output_stage(acc, p)
 
 

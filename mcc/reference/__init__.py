@@ -1,0 +1,1 @@
+"""Python golden model: fixed-point arithmetic, numpy reference kernels, IR interpreter."""
