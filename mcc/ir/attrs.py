@@ -1,7 +1,7 @@
 """Typed, frozen attributes, one class per operator kind.
 
 ``activation`` is the fused activation by name (NONE, RELU, RELU6, RELU_N1_TO_1); its integer
-clamp range is derived from the output quantization by ``mcc.lower.activation_range``.
+clamp range is derived from the output quantization by ``mcc.lower.lowering.activation_range``.
 """
 
 from __future__ import annotations
