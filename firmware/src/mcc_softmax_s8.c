@@ -8,7 +8,7 @@
 #define MCC_SOFTMAX_ACCUMULATION_INTEGER_BITS 12
 
 /* RoundingDivideByPOT for exponents 0..62: the final shift exceeds 31 when the sum of
- * exponentials is above 256 (many near-maximal logits). TFLM stops there (TFLITE_CHECK);
+ * exponentials reaches 512 (over 512 near-maximal logits in a row). TFLM stops there (TFLITE_CHECK);
  * mcc, like its numpy reference, returns the correctly rounded quotient (0 for such rows). */
 static int32_t rounding_divide_by_pot_wide(int32_t x, int32_t exponent)
 {

@@ -280,6 +280,10 @@ def _check_integer(g: Graph, path: str):
     """Refuse float and hybrid models with advice on what to do instead."""
     for i, op in enumerate(g.ops):
         if op.kind in ("QUANTIZE", "DEQUANTIZE"):
+            edge = g.tensors[op.outputs[0] if op.kind == "QUANTIZE" else op.inputs[0]]
+            if edge.dtype != "int8":
+                raise UnsupportedOperatorError(
+                    f"{path}: operator {i} ({op.kind}) uses {edge.dtype}; only int8 is supported")
             continue
         x = g.tensors[op.inputs[0]]
         if x.dtype == "float32":
