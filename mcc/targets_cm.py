@@ -59,6 +59,7 @@ class Board:
     emulator: str                   # "qemu", "renode" or "none"
     qemu_machine: str | None = None
     renode_platform: str | None = None
+    renode_uart: str | None = None      # the console UART's Renode peripheral path
     pyocd_target: str | None = None
     openocd_config: tuple[str, ...] = field(default_factory=tuple)
     fpu: str | None = None          # overrides core.mfpu (e.g. STM32F7: single-precision FPv5)
@@ -124,7 +125,7 @@ def _boards() -> dict[str, Board]:
             flash_origin=d["flash_origin"], flash_size=d["flash_size"],
             sram_origin=d["sram_origin"], sram_size=d["sram_size"], clock_hz=d["clock_hz"],
             emulator=d["emulator"], qemu_machine=d.get("qemu_machine") or None,
-            renode_platform=d.get("renode_platform") or None,
+            renode_platform=d.get("renode_platform") or None, renode_uart=d.get("renode_uart") or None,
             pyocd_target=d.get("pyocd_target") or None,
             openocd_config=tuple(d.get("openocd_config", ())), fpu=d.get("fpu") or None)
     return boards

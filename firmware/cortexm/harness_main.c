@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "mcc_model.h"
 
@@ -57,7 +56,8 @@ static void mcc_flush_marks(void)
 
 #ifdef MCC_TRACE
 /* Called by the model after every operator (and, when profiling, by main() around each run):
- * every mark takes this same path, so the cost of one call, measured at start-up, is exact. */
+ * every mark takes this same path, so the cost of one call, measured at start-up, can be subtracted
+ * (what remains differs from the operator's own cost only by the caller's argument set-up). */
 void mcc_trace(int op_index, const void *data, size_t bytes) __attribute__((noinline));
 void mcc_trace(int op_index, const void *data, size_t bytes)
 {

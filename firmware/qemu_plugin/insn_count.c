@@ -14,8 +14,10 @@
  * enabled and semihosting calls happen only outside the marked regions).
  *
  * Built with the host C compiler as a shared object. QEMU's plugin header is not installed by
- * distributions, so the handful of declarations of the (stable, version 1) plugin API used here are
- * written out below; they match QEMU 4.2 to 8.x. */
+ * distributions, so the handful of declarations of the version-1 plugin API used here are written
+ * out below (tested with Debian's QEMU 7.2). QEMU checks the version a plugin declares against the
+ * range it supports, so a QEMU that has dropped version 1 refuses the plugin with a message rather
+ * than misbehaving. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,7 +89,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
 }
 
-static void on_exit(qemu_plugin_id_t id, void *userdata)
+static void on_plugin_exit(qemu_plugin_id_t id, void *userdata)
 {
     (void)id;
     (void)userdata;
@@ -120,6 +122,6 @@ int qemu_plugin_install(qemu_plugin_id_t id, const void *info, int argc, char **
         return -1;
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
-    qemu_plugin_register_atexit_cb(id, on_exit, NULL);
+    qemu_plugin_register_atexit_cb(id, on_plugin_exit, NULL);
     return 0;
 }
