@@ -64,7 +64,7 @@ def compile(model: str | Path, outdir: str | Path, options: CompileOptions = Com
     g = load_model(model)
     records = lower_graph(g)
     plan = plan_memory(g, records)
-    files = generate(g, plan, records, options.model_name, Path(model).name)
+    files = generate(g, plan, records, options.model_name, Path(model).name, target)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = sum(g.tensors[n].nbytes for n in g.constants())
     manifest = {
@@ -73,6 +73,7 @@ def compile(model: str | Path, outdir: str | Path, options: CompileOptions = Com
         "output": {"shape": list(y.shape), "dtype": y.dtype},
         "arena_bytes": plan.arena_bytes, "arena_lower_bound": plan.lower_bound,
         "weight_bytes": weight_bytes,
+        "layers": [x.as_dict() for x in layer_table(g, plan)],
     }
     out = write_outdir(outdir, files, manifest, force=options.force)
     return CompileResult(out, g, plan, weight_bytes, tuple(sorted(files)), time.perf_counter() - t0,
@@ -92,11 +93,58 @@ def check_inputs(x: np.ndarray, shape: tuple, dtype: str, what: str = "input") -
     raise InputDataError(f"{what} has shape {x.shape}; expected (N, {', '.join(map(str, shape))})")
 
 
-def run(outdir: str | Path, x: np.ndarray) -> np.ndarray:
-    """Build (if needed) and run the generated C on a batch; returns (N, *output_shape)."""
+def run(outdir: str | Path, x: np.ndarray, profile: bool = False, emulator: str | None = None):
+    """Build (if needed) and run the generated C on a batch; returns (N, *output_shape).
+
+    Host projects run natively; Cortex-M projects run under QEMU (or Renode with
+    ``emulator="renode"``). With ``profile`` (QEMU only) returns (outputs, QemuProfile) with exact
+    instruction counts per inference and per operator."""
     m = read_manifest(outdir)
     x = check_inputs(x, m["input"]["shape"], m["input"]["dtype"])
-    return host.run(outdir, x, tuple(m["output"]["shape"]), m["output"]["dtype"])
+    out_shape, out_dtype = tuple(m["output"]["shape"]), m["output"]["dtype"]
+    target = get_target(m["target"])
+    emulator = emulator or target.emulator
+    if emulator == "host":
+        if not target.is_host:
+            raise MccError(f"{outdir} was compiled for {target.name}; it cannot run on the host")
+        if profile:
+            raise MccError("--profile counts instructions under QEMU; compile for a QEMU target "
+                           "(e.g. -t mps2-an386)")
+        return host.run(outdir, x, out_shape, out_dtype)
+    if emulator == "qemu":
+        from .sim.qemu import run_qemu
+        return run_qemu(outdir, target.board, x, out_shape, out_dtype, profile=profile)
+    if emulator == "renode":
+        from .sim.renode import run_renode
+        log = run_renode(outdir, target.board)  # raises "Renode is not installed" where it is absent
+        raise MccError("Renode ran the firmware, but the harness reports outputs over semihosting, which "
+                       f"Renode does not provide; its UART log follows:\n{log[-2000:]}")
+    raise MccError(f"{target.name} has no emulator; flash it to the board with `mcc flash {outdir}`")
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    board: str
+    flash: dict[str, int]   # bytes by component (weights, model, kernels, harness, runtime ...)
+    sram: dict[str, int]    # bytes by component (arena, io_buffers, stack, runtime ...)
+    flash_budget: int
+    sram_budget: int
+    overhead: int           # flash except weights and the model's own parameters and call sequence
+
+
+def size(outdir: str | Path) -> SizeResult:
+    """Build a Cortex-M project (if needed) and read flash/SRAM use from its linker map."""
+    from .sim.qemu import build_firmware, firmware_size
+
+    m = read_manifest(outdir)
+    target = get_target(m["target"])
+    if target.is_host:
+        raise MccError(f"{outdir} was compiled for the host; `mcc size` reads Cortex-M firmware "
+                       "(compile with -t BOARD)")
+    build_firmware(outdir)
+    s = firmware_size(outdir)
+    return SizeResult(target.board.name, s["flash_by_component"], s["sram_by_component"],
+                      target.board.flash_size, target.board.sram_size, s["overhead"])
 
 
 @dataclass(frozen=True)

@@ -82,12 +82,84 @@ def _memory_table(weights: int, arena: int, lower: int):
 @click.argument("outdir", type=click.Path())
 @click.option("-i", "--input", "inp", required=True, type=click.Path(), help="Inputs (N, *input_shape) .npy.")
 @click.option("-o", "--output", "outp", required=True, type=click.Path(), help="Where to write outputs .npy.")
+@click.option("--profile", is_flag=True, help="QEMU targets: exact instruction counts per inference and per layer.")
+@click.option("--emulator", type=click.Choice(["qemu", "renode"]), default=None,
+              help="Emulator for a Cortex-M project (default: the board's own).")
 @_user_errors
-def run_cmd(outdir, inp, outp):
-    """Build (if needed) and run a compiled model on a batch of inputs."""
-    y = api.run(outdir, _load_npy(inp))
+def run_cmd(outdir, inp, outp, profile, emulator):
+    """Build (if needed) and run a compiled model on a batch of inputs (host, or Cortex-M under QEMU)."""
+    result = api.run(outdir, _load_npy(inp), profile=profile, emulator=emulator)
+    y, prof = result if profile else (result, None)
     np.save(outp, y)
     console.print(f"mcc: ran {y.shape[0]} inputs; outputs {y.shape} {y.dtype} -> {outp}")
+    if prof is not None:
+        _profile_table(outdir, prof)
+
+
+def _profile_table(outdir, prof):
+    from .outdir import read_manifest
+
+    layers = read_manifest(outdir).get("layers", [])
+    t = Table(title=f"instructions on {prof.board} (exact, QEMU TCG plugin)")
+    for c in ("#", "op", "MACs", "instructions", "instr/MAC"):
+        t.add_column(c, justify="left" if c == "op" else "right")
+    first = prof.layers[0]
+    for i in sorted(first):
+        info = layers[i] if i < len(layers) else {"op": "?", "macs": 0}
+        macs = info["macs"]
+        t.add_row(str(i), info["op"], f"{macs:,}", f"{first[i]:,}", f"{first[i] / macs:.2f}" if macs else "-")
+    total_macs = sum(x["macs"] for x in layers)
+    inst = prof.instructions[0]
+    t.add_row("", "whole inference", f"{total_macs:,}", f"{inst:,}",
+              f"{inst / total_macs:.2f}" if total_macs else "-")
+    console.print(t)
+
+
+@main.command("size")
+@click.argument("outdir", type=click.Path())
+@_user_errors
+def size_cmd(outdir):
+    """Flash (code, weights) and SRAM (arena, stack, static) of a built Cortex-M firmware vs the board."""
+    r = api.size(outdir)
+    t = Table(title=f"{r.board}: firmware sizes from the linker map (bytes)")
+    for c in ("memory", "component", "bytes", "budget", "used"):
+        t.add_column(c, justify="left" if c in ("memory", "component") else "right")
+    for mem, parts, budget in (("flash", r.flash, r.flash_budget), ("SRAM", r.sram, r.sram_budget)):
+        for name, n in sorted(parts.items()):
+            if name != "total":
+                t.add_row(mem, name, f"{n:,}", "", "")
+        total = parts.get("total", sum(parts.values()))
+        t.add_row(mem, "[bold]total[/bold]", f"{total:,}", f"{budget:,}", f"{100 * total / budget:.1f} %")
+    console.print(t)
+    console.print(f"firmware overhead (flash except weights and the model's call sequence): {r.overhead:,} B")
+
+
+@main.command("targets")
+def targets_cmd():
+    """List the targets mcc compiles for."""
+    from .targets import all_targets
+
+    t = Table(title="targets")
+    for c in ("id", "core", "flash", "SRAM", "emulator", "description"):
+        t.add_column(c)
+    for x in all_targets():
+        b = x.board
+        t.add_row(x.name, b.core.name if b else "host", f"{b.flash_size // 1024} KiB" if b else "-",
+                  f"{b.sram_size // 1024} KiB" if b else "-", x.emulator, x.description)
+    console.print(t)
+
+
+@main.command("flash")
+@click.argument("outdir", type=click.Path())
+@click.option("--probe", default=None, help="Debug probe unique id (default: the only one attached).")
+@click.option("--dry-run", is_flag=True, help="Print what would be done, touch nothing.")
+@_user_errors
+def flash_cmd(outdir, probe, dry_run):
+    """Program a compiled Cortex-M project onto its board with pyOCD."""
+    from .flash import flash
+
+    plan = flash(outdir, probe=probe, dry_run=dry_run)
+    console.print(("would flash:\n" if dry_run else "flashed:\n") + plan.describe())
 
 
 @main.command("analyze")

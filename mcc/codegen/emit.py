@@ -132,8 +132,10 @@ def _quant_macros(g: Graph, name: str, prefix: str) -> list[tuple[str, str]]:
     return [(f"{prefix}_SCALE", repr(float(t.quant.s)) + "f"), (f"{prefix}_ZERO_POINT", str(t.quant.zp))]
 
 
-def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: str) -> dict[str, str]:
-    """Return {relative path: text} for the whole generated library and host harness."""
+def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: str, target=None) -> dict[str, str]:
+    """Return {relative path: text}: the model library, the kernels it uses, and the build for
+    ``target`` (a ``mcc.targets.Target``; None or host: Makefile + host harness; a board: the
+    Cortex-M project of ``mcc.codegen.cortexm``)."""
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise ValueError("one input and one output expected")
     views = _tensor_views(g, plan)
@@ -167,9 +169,19 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
         "mcc_model.c": env.get_template("model.c.j2").render(ctx),
         "mcc_weights.h": env.get_template("weights.h.j2").render(ctx),
         "mcc_weights.c": env.get_template("weights.c.j2").render(ctx),
-        "Makefile": env.get_template("Makefile.host.j2").render(ctx),
-        "main.c": (FIRMWARE / "harness" / "host_main.c").read_text(),
     }
+    if target is None or target.is_host:
+        files["Makefile"] = env.get_template("Makefile.host.j2").render(ctx)
+        files["main.c"] = (FIRMWARE / "harness" / "host_main.c").read_text()
+    else:
+        from .cortexm import cortexm_files
+        files.update(cortexm_files(target.board, {
+            "model_name": model_name, "kernels": kernels, "arena_bytes": plan.arena_bytes,
+            "weight_bytes": ctx["weight_bytes"], "input_bytes": inp.nbytes, "output_bytes": outp.nbytes}))
+        if target.board.emulator == "renode":
+            from ..sim.renode import resc_script
+            files[f"mcc_cortexm/{target.board.name}.resc"] = resc_script(
+                target.board, "build/firmware.elf", "build/renode-uart.log")
     for h in sorted((FIRMWARE / "include").glob("*.h")):
         files[f"mcc_nn/include/{h.name}"] = h.read_text()
     for k in kernels:
