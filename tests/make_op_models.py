@@ -6,7 +6,9 @@ Each model is a tiny Keras 3 functional model (batch 1, random weights with a fi
 non-zero random biases) converted by tf.lite.TFLiteConverter with full-integer post-training
 quantization: a representative dataset of 64 uniform random samples (fixed seed, per-input
 range), TFLITE_BUILTINS_INT8 only, int8 input and output (except the float_io_* models, which
-keep float32 I/O so that QUANTIZE and DEQUANTIZE appear at the edges).
+keep float32 I/O so that QUANTIZE and DEQUANTIZE appear at the edges). The models with two or
+three model inputs (ADD / MUL / CONCATENATION of inputs) exercise the reference interpreter and
+TFLM; mcc's C API takes one input (tests/make_branch_models.py makes single-input variants).
 
 The script checks that every file holds the intended builtin operators (read back with the
 `tflite` package), that the per-tensor FULLY_CONNECTED model really has one weight scale, and
@@ -62,6 +64,10 @@ def _specs():
     def dw(kernel, **kw):
         kw.setdefault("bias_initializer", rn)
         return lambda x: layers.DepthwiseConv2D(kernel, **kw)(x[0])
+
+    def const(shape, lo, hi, seed):
+        """A float constant operand (batch axis 1 included), quantized by the converter."""
+        return np.random.default_rng(seed).uniform(lo, hi, (1, *shape)).astype(np.float32)
 
     def dense(units, **kw):
         kw.setdefault("bias_initializer", rn)
@@ -143,11 +149,18 @@ def _specs():
         S("maxpool_stride_ne_filter", [(9, 10, 3)],
           lambda x: layers.MaxPooling2D((2, 3), strides=(3, 2), padding="valid")(x[0]),
           ["MAX_POOL_2D"], "2x3 filter, strides (3,2), VALID"),
-        # ---- ADD / MUL
+        # ---- ADD / MUL, single input, constant operand of the same shape (broadcast constants
+        # and two-branch operands: tests/make_branch_models.py)
+        S("add_const", [(4, 4, 3)], lambda x: ops.add(x[0], const((4, 4, 3), -2, 2, 11)),
+          ["ADD"], "x + int8 constant of the same shape (own scale)"),
+        S("mul_const", [(4, 4, 3)], lambda x: ops.multiply(x[0], const((4, 4, 3), -2, 2, 13)),
+          ["MUL"], "x * int8 constant of the same shape"),
+        # ---- ADD / MUL with two model inputs (mcc's C API refuses them; the reference and TFLM
+        # run them)
         S("add", [(4, 4, 3), (4, 4, 3)], lambda x: layers.Add()([x[0], x[1]]), ["ADD"],
           "same shape, different input ranges", ranges=[(-1, 1), (-3, 2)]),
         S("add_broadcast", [(4, 4, 3), (1, 1, 3)], lambda x: ops.add(x[0], x[1]), ["ADD"],
-          "(1,4,4,3) + (1,1,1,3)", ranges=[(-1, 1), (-0.5, 2)]),
+          "(1,4,4,3) + (1,1,1,3): RESHAPE to (3,) then ADD", ranges=[(-1, 1), (-0.5, 2)]),
         S("add_broadcast_spatial", [(4, 4, 3), (4, 1, 3)], lambda x: ops.add(x[0], x[1]),
           ["ADD"], "(1,4,4,3) + (1,4,1,3): 4-D broadcast along W", ranges=[(-1, 1), (-2, 0.5)]),
         S("add_relu", [(4, 4, 3), (4, 4, 3)], lambda x: ops.relu(ops.add(x[0], x[1])), ["ADD"],
@@ -174,11 +187,19 @@ def _specs():
           ["MEAN"], "axes [1,2], keepdims"),
         S("mean", [(5, 6, 4)], lambda x: ops.mean(x[0], axis=(1, 2)), ["MEAN"],
           "axes [1,2], no keepdims (GlobalAveragePooling2D)"),
+        S("concat2_const", [(4, 4, 3)],
+          lambda x: ops.concatenate([x[0], const((4, 4, 2), -3, 3, 15)], axis=-1),
+          ["CONCATENATION"], "channel axis, x and a constant"),
+        S("concat3_const", [(4, 4, 3)],
+          lambda x: ops.concatenate(
+              [const((4, 4, 1), -3, 3, 16), x[0], const((4, 4, 2), 0, 1, 17)], axis=-1),
+          ["CONCATENATION"], "channel axis, 3 operands: constant, x, constant"),
         S("concat2", [(4, 4, 3), (4, 4, 5)], lambda x: layers.Concatenate()([x[0], x[1]]),
-          ["CONCATENATION"], "channel axis, 2 inputs", ranges=[(-1, 1), (-4, 2)]),
+          ["CONCATENATION"], "channel axis, 2 model inputs", ranges=[(-1, 1), (-4, 2)]),
         S("concat3", [(4, 4, 2), (4, 4, 3), (4, 4, 1)],
           lambda x: layers.Concatenate()([x[0], x[1], x[2]]),
-          ["CONCATENATION"], "channel axis, 3 inputs", ranges=[(-1, 1), (-4, 2), (0, 0.5)]),
+          ["CONCATENATION"], "channel axis, 3 model inputs (model input order differs)",
+          ranges=[(-1, 1), (-4, 2), (0, 0.5)]),
         # ---- float I/O: QUANTIZE / DEQUANTIZE at the edges
         S("float_io_conv", [(6, 6, 2)], conv(3, 3, padding="same", activation="relu"),
           ["QUANTIZE", "CONV_2D", "DEQUANTIZE"], "float32 input and output", float_io=True),
@@ -218,6 +239,16 @@ def _requantize_specs(keras, layers, ops):
           ["QUANTIZE", "CONCATENATION", "ADD"],
           "int8 -> int8 QUANTIZE of the input down to the second concat's scale"),
     ]
+
+
+# Made by tests/make_branch_models.py into the same folder: this script must not overwrite them.
+BRANCH_MODELS = ("add_residual", "add_residual_relu", "add_const_broadcast", "mul_branches",
+                 "mul_const_broadcast", "concat_branches")
+
+
+def model_path(spec: Spec) -> Path:
+    assert spec.name not in BRANCH_MODELS, f"{spec.name} belongs to make_branch_models.py"
+    return OUT_DIR / f"{spec.name}.tflite"
 
 
 def _rep_dataset(spec: Spec, seed: int):
@@ -397,13 +428,40 @@ def write_readme(rows):
         "per-channel for CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, except `fc_per_tensor`",
         "(converter flag `_experimental_disable_per_channel_quantization_for_dense_layers = True`;",
         "the script checks the FC weights carry one scale). The script checks that each file holds",
-        "the listed operators and that TFLM (`mcc.oracle.run_tflm`) runs it.",
+        "the listed operators and that TFLM (`mcc.oracle.run_tflm`) runs it. The files are",
+        "deterministic: rerunning the script gives the same bytes.",
+        "",
+        "Models with two or three inputs (`add`, `add_broadcast`, `add_broadcast_spatial`,",
+        "`add_relu`, `mul`, `mul_broadcast`, `concat2`, `concat3`) run in the numpy reference and",
+        "TFLM; mcc's C API takes one input and refuses them. The converter may order a model's",
+        "inputs differently from the Keras inputs (see `concat3`), so feed them in flatbuffer order.",
+        "The single-input two-branch / broadcast-constant models "
+        f"({', '.join(f'`{n}`' for n in BRANCH_MODELS)})",
+        "are made by `tests/make_branch_models.py` and listed at the end.",
+        "",
+        "Converter behaviour worth knowing (TF 2.21):",
+        "",
+        "- CONCATENATION is same-scale: every operand gets the output's scale and zero point, so",
+        "  the concat itself is a copy; when an operand already has a fixed scale the converter",
+        "  inserts an int8 -> int8 QUANTIZE (requantize) in front of it (`requantize_*`).",
+        "- `use_bias=False` convolutions still get an int32 bias tensor (zeros).",
+        "- A constant broadcast operand (1,1,1,C) of ADD is stored as shape (C,); a second *input*",
+        "  of shape (1,1,1,C) is RESHAPEd to (C,) in front of the ADD (`add_broadcast`).",
+        "- Fused activations: Keras `relu` / `relu6` become the op's fused RELU / RELU6 (no",
+        "  separate RELU op).",
         "",
         "| file | operators | I/O | what it covers |",
         "|---|---|---|---|",
     ]
     for name, ops, io, note, _size in rows:
-        lines.append(f"| `{name}.tflite` | {', '.join(ops)} | {io} | {note} |")
+        lines.append(f"| `{name}` | {', '.join(ops)} | {io} | {note} |")
+    for name in BRANCH_MODELS:
+        path = OUT_DIR / f"{name}.tflite"
+        if path.exists():
+            buf = path.read_bytes()
+            rows = rows + [(path.name, op_names(buf), io_types(buf), "", len(buf))]
+            lines.append(f"| `{path.name}` | {', '.join(op_names(buf))} | {io_types(buf)} | "
+                         "made by `tests/make_branch_models.py` |")
     total = sum(r[4] for r in rows)
     lines += ["", f"{len(rows)} models, {total} bytes in total.", ""]
     (OUT_DIR / "README.md").write_text("\n".join(lines))
@@ -429,12 +487,12 @@ def main(argv=None) -> int:
     rows, failures = [], []
     for spec in specs:
         buf = convert(spec)
-        path = OUT_DIR / f"{spec.name}.tflite"
+        path = model_path(spec)
         path.write_bytes(buf)
         ops = op_names(buf)
         problems = check(spec, buf)
         smoke = "" if args.no_tflm else tflm_smoke(path, spec, buf, 1)
-        rows.append((spec.name, ops, io_types(buf), spec.note, len(buf)))
+        rows.append((path.name, ops, io_types(buf), spec.note, len(buf)))
         if problems:
             failures.append((spec.name, problems))
         print(f"{spec.name:26s} {len(buf):5d} B  {' '.join(ops):40s} {io_types(buf):40s} "
