@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mcc.api as api
-from mcc.codegen.cortexm import FW_DIR, add_cortexm_files, context_from_outdir, cortexm_files
+from mcc.codegen.cortexm import FW_DIR, add_cortexm_files, context_from_outdir, cortexm_files, qemu_base_command
 from mcc.errors import MccError
 from mcc.oracle.tflm import run_tflm
 from mcc.sim import qemu, renode
@@ -98,7 +98,8 @@ def test_cortexm_files_carry_the_board_numbers(board):
     b = get_board(board)
     files = cortexm_files(board, CTX)
     assert set(files) == {"Makefile", "CMakeLists.txt", f"{FW_DIR}/linker.ld", f"{FW_DIR}/startup.c",
-                          f"{FW_DIR}/main.c", f"{FW_DIR}/arm-none-eabi.cmake"}
+                          f"{FW_DIR}/main.c", f"{FW_DIR}/semihost.c", f"{FW_DIR}/semihost.h",
+                          f"{FW_DIR}/arm-none-eabi.cmake"}
     ld = files[f"{FW_DIR}/linker.ld"]
     assert f"ORIGIN = 0x{b.flash_origin:08X}, LENGTH = 0x{b.flash_size:08X}" in ld
     assert f"ORIGIN = 0x{b.sram_origin:08X}, LENGTH = 0x{b.sram_size:08X}" in ld
@@ -112,7 +113,7 @@ def test_cortexm_files_carry_the_board_numbers(board):
 
 
 def test_model_too_big_for_the_board():
-    with pytest.raises(MccError, match=r"needs 198,452 bytes of SRAM on nucleo-f401re \(arena 180,000 .*\); the board has 98,304"):
+    with pytest.raises(MccError, match=r"needs 189,236 bytes of SRAM on nucleo-f401re \(arena 180,000 \+ input/output 20 \+ stack 8,192 \+ runtime 1,024\); the board has 98,304"):
         cortexm_files("nucleo-f401re", dict(CTX, arena_bytes=180_000))
     with pytest.raises(MccError, match=r"weights \(3,000,000 bytes\) do not fit the 2,097,152 bytes of flash"):
         cortexm_files("rpi-pico", dict(CTX, weight_bytes=3_000_000))
@@ -178,6 +179,57 @@ def test_firmware_builds_warning_free(tmp_path_factory, board):
         assert size["flash_by_component"]["weights"] >= r.weight_bytes
         assert size["sram_by_component"]["arena"] == r.plan.arena_bytes
         assert size["flash"] <= get_board(board).flash_size and size["sram"] <= get_board(board).sram_size
+
+
+@needs_arm_gcc
+@pytest.mark.slow
+def test_firmware_overhead_under_8k_on_m4(tmp_path_factory):
+    """The firmware beyond the model (kernels, startup, harness, semihosting, C library) is < 8 KiB of
+    flash on a Cortex-M4 for DS-CNN, measured from the linker map; no newlib stdio or heap is linked."""
+    r = _project(tmp_path_factory, "dscnn", "mps2-an386")
+    elf = qemu.build_firmware(r.outdir)
+    size = qemu.firmware_size(r.outdir)
+    flash = size["flash_by_component"]
+    assert size["overhead"] == size["flash"] - flash["weights"] - flash["model"]
+    assert size["overhead"] == sum(size["overhead_by_component"].values())
+    assert set(size["overhead_by_component"]) <= {"kernels", "harness", "runtime", "padding"}
+    assert 0 < size["model_code"] < flash["model"]
+    # the sizes are the ELF's: the components add up to the flash image arm-none-eabi-size reports
+    sizes = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True,
+                           check=True).stdout
+    sections = {p[0]: int(p[1]) for p in (ln.split() for ln in sizes.splitlines()) if len(p) == 3 and p[1].isdigit()}
+    assert size["flash"] == sum(sections.get(s, 0) for s in (".text", ".ARM.extab", ".ARM.exidx", ".init_array", ".data"))
+    nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    defined = {p[2] for p in (ln.split() for ln in nm.splitlines()) if len(p) == 3}
+    assert not defined & {"fopen", "fwrite", "fread", "malloc", "_sbrk", "initialise_monitor_handles",
+                          "_swiopen", "__sinit", "exit"}
+    assert "rdimon" not in (r.outdir / "build/firmware.map").read_text()
+    assert size["overhead"] < 8 * 1024, size
+
+
+@needs_qemu
+@pytest.mark.slow
+def test_harness_reports_io_errors(tmp_path_factory):
+    """Bad arguments and host file errors exit with code 2 and a message on stderr."""
+    r = _project(tmp_path_factory, "dscnn", "mps2-an385")
+    elf = qemu.build_firmware(r.outdir)
+    run_dir = tmp_path_factory.mktemp("harness-io")
+    (run_dir / "one.bin").write_bytes(bytes(490))
+    base = qemu_base_command(get_board("mps2-an385")) + ["-kernel", str(elf), "-semihosting-config"]
+
+    def run(*args):
+        cfg = "enable=on,target=native," + ",".join(f"arg={a}" for a in ("firmware",) + args)
+        return subprocess.run(base + [cfg], cwd=run_dir, capture_output=True, text=True, timeout=30)
+
+    p = run("missing.bin", "out.bin", "1")
+    assert p.returncode == 2 and "cannot open the input or the output file missing.bin" in p.stderr
+    p = run("one.bin", "out.bin", "2")  # one input of 490 bytes, two asked for
+    assert p.returncode == 2 and "short input at item 1" in p.stderr
+    assert (run_dir / "out.bin").stat().st_size == 12  # the first output was written
+    p = run("one.bin")
+    assert p.returncode == 2 and "usage: firmware INPUT.bin OUTPUT.bin N" in p.stderr
+    p = run("one.bin", "out.bin", "1")
+    assert p.returncode == 0 and p.stderr == "" and (run_dir / "out.bin").stat().st_size == 12
 
 
 @needs_arm_gcc

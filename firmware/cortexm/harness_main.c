@@ -1,8 +1,10 @@
 /* Cortex-M harness for an mcc-generated model, for emulators (QEMU) and boards under a debugger.
  *
  * usage (the semihosting command line): firmware INPUT.bin OUTPUT.bin N [MARKS.bin]
- * Reads N inputs of MCC_INPUT_BYTES each from INPUT.bin on the host (semihosting file I/O through
- * newlib's librdimon), runs the model on each, and writes the N outputs to OUTPUT.bin.
+ * Reads N inputs of MCC_INPUT_BYTES each from INPUT.bin on the host, runs the model on each, and
+ * writes the N outputs to OUTPUT.bin. Host I/O goes through semihost.h (semihost.c: Arm
+ * semihosting; swap that file for a UART on a board without a debugger), straight between the host
+ * and the model's input/output buffers: no C library stdio, no FILE buffers, no heap.
  *
  * Profiling: mcc_profile_mark() is an empty, never-inlined function called right before and right
  * after every mcc_model_run(). An instruction-counting QEMU plugin (firmware/qemu_plugin) watches
@@ -10,14 +12,16 @@
  * -DMCC_PROFILE, the model also calls mcc_trace() after every operator, which marks again and
  * remembers the operator index; the sequence of mark labels (int32: MCC_MARK_CALIBRATE twice at
  * start-up, then per inference MCC_MARK_RUN_START, the operator indices, MCC_MARK_RUN_END) is
- * written to MARKS.bin so the host can pair each count with its label.
+ * written to MARKS.bin so the host can pair each count with its label. All host I/O happens
+ * outside the marked regions.
  *
- * Exit codes: 0 ok, 1 the model returned an error, 2 bad arguments or host file I/O. */
+ * Exit codes (main()'s return value, reported by startup.c): 0 ok, 1 the model returned an error,
+ * 2 bad arguments or host file I/O. */
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "mcc_model.h"
+#include "semihost.h"
 
 #if defined(MCC_PROFILE) && !defined(MCC_TRACE)
 #error "MCC_PROFILE needs MCC_TRACE (the model's per-operator hook)"
@@ -43,14 +47,14 @@ void mcc_profile_mark(void)
 #define MCC_MAX_MARKS 1024
 static int32_t s_marks[MCC_MAX_MARKS];
 static int s_mark_count = 0;
-static FILE *s_marks_file = NULL;
+static int32_t s_marks_file = -1;
 
-static void mcc_flush_marks(void)
+static int mcc_flush_marks(void)
 {
-    if (s_marks_file != NULL && s_mark_count > 0) {
-        fwrite(s_marks, sizeof s_marks[0], (size_t)s_mark_count, s_marks_file);
-    }
+    int ok = s_marks_file < 0 ||
+             mcc_host_write(s_marks_file, s_marks, (uint32_t)s_mark_count * (uint32_t)sizeof s_marks[0]) == 0;
     s_mark_count = 0;
+    return ok;
 }
 #endif
 
@@ -85,20 +89,12 @@ void mcc_trace(int op_index, const void *data, size_t bytes)
 static int mcc_command_line(char **argv)
 {
     static char line[256];
-    struct {
-        char *buf;
-        uint32_t len;
-    } block = {line, sizeof line - 1u};
-    register uint32_t r0 __asm__("r0") = 0x15u; /* SYS_GET_CMDLINE */
-    register void *r1 __asm__("r1") = &block;
     int argc = 0;
     char *p;
 
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    if (r0 != 0u) {
+    if (mcc_host_command_line(line, sizeof line) < 0) {
         return 0;
     }
-    line[block.len < sizeof line ? block.len : sizeof line - 1u] = '\0';
     for (p = line; *p != '\0' && argc < MCC_MAX_ARGS;) {
         while (*p == ' ') {
             *p++ = '\0';
@@ -125,16 +121,16 @@ static int mcc_fail(int code, const char *what, const char *detail, long item)
         digits[--i] = (char)('0' + v % 10ul);
         v /= 10ul;
     } while (v != 0ul && i > 0);
-    fputs("mcc firmware: ", stderr);
-    fputs(what, stderr);
+    mcc_host_puts("mcc firmware: ");
+    mcc_host_puts(what);
     if (detail != NULL) {
-        fputs(detail, stderr);
+        mcc_host_puts(detail);
     }
     if (item >= 0) {
-        fputs(" at item ", stderr);
-        fputs(&digits[i], stderr);
+        mcc_host_puts(" at item ");
+        mcc_host_puts(&digits[i]);
     }
-    fputs("\n", stderr);
+    mcc_host_puts("\n");
     return code;
 }
 
@@ -151,8 +147,8 @@ int main(void)
 {
     char *argv[MCC_MAX_ARGS];
     int argc = mcc_command_line(argv);
-    FILE *in;
-    FILE *out;
+    int32_t in;
+    int32_t out;
     long n;
     long k;
 
@@ -160,15 +156,15 @@ int main(void)
         return mcc_fail(2, "usage: firmware INPUT.bin OUTPUT.bin N [MARKS.bin] (semihosting command line)", NULL, -1);
     }
     n = mcc_parse_count(argv[3]);
-    in = fopen(argv[1], "rb");
-    out = fopen(argv[2], "wb");
-    if (in == NULL || out == NULL) {
-        return mcc_fail(2, "cannot open the input or the output file ", argv[in == NULL ? 1 : 2], -1);
+    in = mcc_host_open(argv[1], 0);
+    out = mcc_host_open(argv[2], 1);
+    if (in < 0 || out < 0) {
+        return mcc_fail(2, "cannot open the input or the output file ", argv[in < 0 ? 1 : 2], -1);
     }
 #ifdef MCC_PROFILE
     if (argc > 4) {
-        s_marks_file = fopen(argv[4], "wb");
-        if (s_marks_file == NULL) {
+        s_marks_file = mcc_host_open(argv[4], 1);
+        if (s_marks_file < 0) {
             return mcc_fail(2, "cannot open the marks file ", argv[4], -1);
         }
     }
@@ -177,34 +173,40 @@ int main(void)
     MCC_MARK(MCC_MARK_CALIBRATE);
     MCC_MARK(MCC_MARK_CALIBRATE);
 #ifdef MCC_PROFILE
-    mcc_flush_marks();
+    if (!mcc_flush_marks()) {
+        return mcc_fail(2, "cannot write the marks", NULL, -1);
+    }
 #endif
     if (mcc_model_init(s_arena) != MCC_OK) {
         return mcc_fail(1, "mcc_model_init failed", NULL, -1);
     }
     for (k = 0; k < n; ++k) {
         mcc_status status;
-        if (fread(s_input, 1, MCC_INPUT_BYTES, in) != MCC_INPUT_BYTES) {
+        if (mcc_host_read(in, s_input, MCC_INPUT_BYTES) != 0) {
             return mcc_fail(2, "short input", NULL, k);
         }
         MCC_MARK(MCC_MARK_RUN_START);
         status = mcc_model_run(s_input, s_output);
         MCC_MARK(MCC_MARK_RUN_END);
 #ifdef MCC_PROFILE
-        mcc_flush_marks();
+        if (!mcc_flush_marks()) {
+            return mcc_fail(2, "cannot write the marks", NULL, k);
+        }
 #endif
         if (status != MCC_OK) {
             return mcc_fail(1, "mcc_model_run returned an error status", NULL, k);
         }
-        if (fwrite(s_output, 1, MCC_OUTPUT_BYTES, out) != MCC_OUTPUT_BYTES) {
+        if (mcc_host_write(out, s_output, MCC_OUTPUT_BYTES) != 0) {
             return mcc_fail(2, "cannot write the output", NULL, k);
         }
     }
-    fclose(in);
-    fclose(out);
+    (void)mcc_host_close(in);
+    if (mcc_host_close(out) != 0) {
+        return mcc_fail(2, "cannot close the output file", NULL, -1);
+    }
 #ifdef MCC_PROFILE
-    if (s_marks_file != NULL) {
-        fclose(s_marks_file);
+    if (s_marks_file >= 0 && mcc_host_close(s_marks_file) != 0) {
+        return mcc_fail(2, "cannot close the marks file", NULL, -1);
     }
 #endif
     return 0;

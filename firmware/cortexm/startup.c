@@ -12,12 +12,17 @@
  * Symbols from the linker script (templates/linker.ld.j2): __data_load, __data_start, __data_end,
  * __bss_start, __bss_end, __heap_start, __heap_end, __stack_limit, __stack_top.
  *
- * I/O goes through semihosting (newlib's librdimon). Define MCC_NO_SEMIHOSTING for a board without
- * a debugger attached: then faults spin in a breakpoint loop instead of exiting, and main()'s stdio
- * must be retargeted by the application. */
+ * main()'s return value is the exit status. Exits and fault reports use two semihosting calls of
+ * their own (SYS_EXIT_EXTENDED/SYS_EXIT and SYS_WRITE0; `bkpt 0xAB`), so this file needs no C
+ * library at all; the harness's file I/O is in semihost.c. Define MCC_NO_SEMIHOSTING for a board
+ * without a debugger attached: then exits and faults spin in a breakpoint loop instead.
+ *
+ * An application that uses newlib's semihosted stdio instead (linked with --specs=rdimon.specs)
+ * still works: if librdimon is linked, its initialise_monitor_handles() runs before main() (a weak
+ * reference, which pulls nothing in otherwise); such an application must fclose()/fflush() its
+ * files itself, as the exit does not go through the C library's exit(). */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #define MCC_EXIT_HARDFAULT 3
 #define MCC_EXIT_MEMMANAGE 4
@@ -56,9 +61,7 @@ extern uint32_t __stack_limit[];
 extern uint32_t __stack_top[];
 
 extern int main(void);
-#ifndef MCC_NO_SEMIHOSTING
-extern void initialise_monitor_handles(void);
-#endif
+extern void initialise_monitor_handles(void) __attribute__((weak)); /* librdimon, if linked */
 
 void Reset_Handler(void) __attribute__((noreturn));
 void mcc_fault_exit(uint32_t code, const uint32_t *frame) __attribute__((noreturn, used));
@@ -230,13 +233,14 @@ void Reset_Handler(void)
     }
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 
-#ifndef MCC_NO_SEMIHOSTING
-    initialise_monitor_handles();
-#endif
-    exit(main());
+    if (initialise_monitor_handles != NULL) {
+        initialise_monitor_handles();
+    }
+    mcc_semihost_exit((uint32_t)main());
 }
 
-/* The heap lies between the end of .bss and the bottom of the stack; it never grows into the stack. */
+/* For applications that link malloc (the mcc harness does not, and --gc-sections drops this): the
+ * heap lies between the end of .bss and the bottom of the stack; it never grows into the stack. */
 void *_sbrk(ptrdiff_t increment)
 {
     static char *s_brk = __heap_start;

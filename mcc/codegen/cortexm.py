@@ -9,7 +9,8 @@ Files (paths relative to the output directory):
     CMakeLists.txt                  the same build for CMake
     mcc_cortexm/linker.ld           the board's memory map
     mcc_cortexm/startup.c           vector table, Reset_Handler, fault handlers (firmware/cortexm)
-    mcc_cortexm/main.c              the semihosting harness (firmware/cortexm/harness_main.c)
+    mcc_cortexm/main.c              the harness (firmware/cortexm/harness_main.c)
+    mcc_cortexm/semihost.c, .h      its host I/O over Arm semihosting, no C library stdio (swap for a UART)
     mcc_cortexm/arm-none-eabi.cmake the CMake toolchain file
 """
 
@@ -27,9 +28,9 @@ from .emit import _env
 
 FW_DIR = "mcc_cortexm"
 DEFAULT_STACK_BYTES = 8 * 1024
-DEFAULT_HEAP_BYTES = 8 * 1024     # newlib-nano stdio: FILE structs and buffers of the semihosted files
+DEFAULT_HEAP_BYTES = 0            # the harness allocates nothing (no stdio, no malloc)
 IRQ_COUNT = 32                    # external interrupt vectors (nothing enables one; all fault-exit)
-RUNTIME_SRAM_SLACK = 2 * 1024     # newlib's own .data/.bss and the harness's small statics
+RUNTIME_SRAM_SLACK = 1024         # the harness's small statics (command line) and the model's own
 
 
 def _hex(v: int) -> str:
@@ -58,7 +59,8 @@ def check_fits(board: Board, ctx: dict) -> None:
         raise MccError(
             f"the model needs {sram_need:,} bytes of SRAM on {board.name} (arena {ctx.get('arena_bytes', 0):,}"
             f" + input/output {ctx.get('input_bytes', 0) + ctx.get('output_bytes', 0):,} + stack {stack:,}"
-            f" + heap {heap:,} + runtime {RUNTIME_SRAM_SLACK:,}); the board has {board.sram_size:,}")
+            + (f" + heap {heap:,}" if heap else "")
+            + f" + runtime {RUNTIME_SRAM_SLACK:,}); the board has {board.sram_size:,}")
     if ctx.get("weight_bytes", 0) > board.flash_size:
         raise MccError(f"the model's weights ({ctx['weight_bytes']:,} bytes) do not fit the "
                        f"{board.flash_size:,} bytes of flash of {board.name}")
@@ -102,6 +104,8 @@ def cortexm_files(board: Board | str, ctx: dict) -> dict[str, str]:
         f"{FW_DIR}/linker.ld": env.get_template("linker.ld.j2").render(tctx),
         f"{FW_DIR}/startup.c": (FIRMWARE / "cortexm" / "startup.c").read_text(),
         f"{FW_DIR}/main.c": (FIRMWARE / "cortexm" / "harness_main.c").read_text(),
+        f"{FW_DIR}/semihost.c": (FIRMWARE / "cortexm" / "semihost.c").read_text(),
+        f"{FW_DIR}/semihost.h": (FIRMWARE / "cortexm" / "semihost.h").read_text(),
         f"{FW_DIR}/arm-none-eabi.cmake": (FIRMWARE / "cortexm" / "arm-none-eabi.cmake").read_text(),
     }
 

@@ -5,12 +5,14 @@
     y, prof = run_qemu(outdir, "mps2-an386", x, out_shape, out_dtype, profile=True)
     prof.instructions        # per inference: instructions executed inside mcc_model_run (exact)
     prof.layers              # per inference: {op index: instructions of that operator}
-    firmware_size(outdir)    # flash / SRAM use by component, from the linker map
+    firmware_size(outdir)    # flash / SRAM use by component, and the firmware overhead, from the linker map
 
 The firmware (mcc_cortexm/main.c) reads its inputs from a host file and writes its outputs to one
-through semihosting; QEMU runs with ``-semihosting-config enable=on,target=native`` in a temporary
-folder, and the harness's exit code tells a model error (1), an I/O error (2) or a CPU fault (3-9,
-set by mcc_cortexm/startup.c) apart.
+through Arm semihosting calls of its own (mcc_cortexm/semihost.c: SYS_GET_CMDLINE, SYS_OPEN,
+SYS_READ, SYS_WRITE, SYS_CLOSE; no C library stdio). QEMU runs in a temporary folder with
+``-semihosting-config enable=on,target=native,arg=firmware,arg=in.bin,arg=out.bin,arg=N[,arg=marks.bin]``
+(the command line main.c reads), and the exit code (SYS_EXIT_EXTENDED, from mcc_cortexm/startup.c)
+tells a model error (1), an I/O error (2) or a CPU fault (3-9) apart.
 
 How performance is measured, and why. QEMU does not emulate the DWT cycle counter (CYCCNT reads
 0), and it is not cycle-accurate, so what it can give is an exact *instruction* count:
@@ -275,6 +277,10 @@ _SRAM_SECTIONS = (".data", ".bss", ".stack")
 _SECTION = re.compile(r"^(\.[\w.]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)")
 _INPUT = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)(?:\s+(\S.*))?$")
 
+# Flash components that are the model itself; everything else in flash is firmware overhead.
+MODEL_COMPONENTS = ("weights", "model")
+OVERHEAD_COMPONENTS = ("kernels", "harness", "runtime", "padding")
+
 
 def _component(path: str) -> str:
     if path.endswith("mcc_weights.o"):
@@ -285,17 +291,38 @@ def _component(path: str) -> str:
         return "kernels"
     if "/mcc_cortexm/" in path:
         return "harness"
-    return "runtime"  # newlib-nano, librdimon, libgcc
+    return "runtime"  # the toolchain's libraries: newlib-nano (memcpy, memset), libgcc, libm
 
 
 def firmware_size(outdir: str | Path, variant: str = "release") -> dict:
-    """Flash and SRAM bytes of the built firmware, in total and by component (from the linker map).
+    """Flash and SRAM bytes of the built firmware, in total and by component, from the linker map
+    (every input section the linker placed, charged to the object file it came from).
 
-    Components: weights (mcc_weights.c), model (mcc_model.c: parameter structs and the call
-    sequence), kernels (mcc_nn), harness (startup + main: vector table, semihosting harness),
-    runtime (newlib-nano, librdimon, libgcc), padding; in SRAM also arena, io_buffers (the
-    harness's input and output) and stack. The heap takes the SRAM left over and is not counted.
-    ``overhead`` is flash minus weights minus model."""
+    Flash components (.text, .rodata, the load image of .data):
+
+    * ``weights``  mcc_weights.o: the constant tensors (filters, biases) -- what the .tflite stores.
+    * ``model``    mcc_model.o: the rest of the compiled graph -- per-operator constants
+      (requantization multipliers and shifts, shapes, zero points) and the call sequence
+      (mcc_model_init/mcc_model_run, a call per operator). It grows with the number of operators;
+      it is what an interpreter would read from the flatbuffer's graph. ``model_code`` reports the
+      call sequence's share (mcc_model.o's code sections).
+    * ``kernels``  the mcc_nn kernels (only those this model calls, less functions --gc-sections
+      dropped): the counterpart of an interpreter's op implementations.
+    * ``harness``  mcc_cortexm/: startup.c (vector table, reset, fault handlers), main.c (the
+      harness: argument parsing, the inference loop, error messages), semihost.c (host I/O).
+    * ``runtime``  what the toolchain's libraries contribute: newlib-nano (memcpy, memset: the
+      image links no stdio and makes no system calls), libgcc and libm helpers.
+    * ``padding``  alignment fill the linker adds at the end of an output section. Fill before an
+      input section (to align it) is charged to that section's component.
+
+    ``overhead`` is the firmware's code beyond the model: flash minus ``weights`` minus ``model``,
+    that is kernels + harness + runtime + padding (``overhead_by_component``). It counts the
+    kernels and the harness in full, so it is an upper bound of what an application embedding
+    the model pays on top of the model's own bytes (its own main() replaces main.c and semihost.c).
+
+    SRAM components: ``arena`` (the model's activations), ``io_buffers`` (the harness's input and
+    output), ``stack``, and the statics of the others (``harness``, ``model``, ``runtime``). The
+    heap is the SRAM left over (the harness allocates nothing) and is not counted."""
     outdir = Path(outdir)
     mapfile = outdir / ELF[variant].replace(".elf", ".map")
     if not mapfile.exists():
@@ -304,43 +331,62 @@ def firmware_size(outdir: str | Path, variant: str = "release") -> dict:
     start = next((i for i, ln in enumerate(lines) if ln.startswith("Linker script and memory map")), 0)
     flash: dict[str, int] = {}
     sram: dict[str, int] = {}
+    model_code = 0
     section = None
-    pending = None
+    pending = None          # an input section name the map wrapped onto its own line
+    fill = 0                # alignment fill not yet charged (to the next input section)
+
+    def add(comp: str, size: int) -> None:
+        if section in _FLASH_SECTIONS:
+            flash[comp] = flash.get(comp, 0) + size
+        if section in _SRAM_SECTIONS:
+            sram[comp] = sram.get(comp, 0) + size
+
+    def end_section() -> None:
+        nonlocal fill
+        if fill:
+            add("stack" if section == ".stack" else "padding", fill)
+        fill = 0
+
     for ln in lines[start:]:
         ln = ln.rstrip()
         m = _SECTION.match(ln)
-        if m:
-            section = m.group(1)
-            continue
-        if ln.startswith(".") and " " not in ln.strip():  # a long output section name wraps
-            section = ln.strip()
+        if m or (ln.startswith(".") and " " not in ln.strip()):  # a long output section name wraps
+            end_section()
+            section = m.group(1) if m else ln.strip()
             continue
         if pending is not None and ln.startswith(" " * 16):
             ln = " " + pending + ln
         pending = None
         m = _INPUT.match(ln)
         if m is None:
-            if re.match(r"^ (\.[\w.$]+)$", ln) or re.match(r"^ (\.\S+)$", ln):
+            if re.match(r"^ (\.\S+)$", ln):
                 pending = ln.strip()
             continue
         name, size, path = m.group(1) or "", int(m.group(3), 16), (m.group(4) or "").strip()
         if size == 0 or section is None:
             continue
+        if name == "*fill*" or not path:
+            fill += size
+            continue
         if section == ".stack":
             comp = "stack"
-        elif name == "*fill*" or not path:
-            comp = "padding"
         elif name.endswith(".s_arena") and "/mcc_cortexm/" in path:
             comp = "arena"
         elif name.endswith((".s_input", ".s_output")):
             comp = "io_buffers"
         else:
             comp = _component(path)
-        if section in _FLASH_SECTIONS:
-            flash[comp] = flash.get(comp, 0) + size
-        if section in _SRAM_SECTIONS:
-            sram[comp] = sram.get(comp, 0) + size
+        if comp == "model" and section == ".text" and name.startswith(".text"):
+            model_code += size
+        if comp in ("arena", "io_buffers"):  # the buffers' exact sizes; their alignment is padding
+            end_section()
+        add(comp, size + fill)
+        fill = 0
+    end_section()
     fl, sr = sum(flash.values()), sum(sram.values())
+    overhead = {c: flash[c] for c in OVERHEAD_COMPONENTS if flash.get(c)}
     return {"flash": fl, "sram": sr, "flash_by_component": dict(sorted(flash.items())),
             "sram_by_component": dict(sorted(sram.items())),
-            "overhead": fl - flash.get("weights", 0) - flash.get("model", 0)}
+            "overhead": fl - sum(flash.get(c, 0) for c in MODEL_COMPONENTS),
+            "overhead_by_component": overhead, "model_code": model_code}
