@@ -131,7 +131,7 @@ def size_cmd(outdir):
         total = parts.get("total", sum(parts.values()))
         t.add_row(mem, "[bold]total[/bold]", f"{total:,}", f"{budget:,}", f"{100 * total / budget:.1f} %")
     console.print(t)
-    console.print(f"firmware overhead (flash except weights and the model's call sequence): {r.overhead:,} B")
+    console.print(f"firmware overhead (flash except weights and the compiled graph, mcc_model.o): {r.overhead:,} B")
 
 
 @main.command("targets")
