@@ -22,18 +22,42 @@ from .sim import host
 from .targets import get_target
 
 
-def load_model(path: str | Path) -> Graph:
-    """Read a model file into a verified IR graph."""
+KERAS_SUFFIXES = (".h5", ".keras", ".hdf5")
+
+
+def is_keras(path: str | Path) -> bool:
+    p = Path(path)
+    return p.suffix.lower() in KERAS_SUFFIXES or p.is_dir()
+
+
+def load_model(path: str | Path, options: CompileOptions = CompileOptions()) -> Graph:
+    """Read a model into a verified int8 IR graph.
+
+    An int8 ``.tflite`` is read as it is. A Keras model (``.keras``, ``.h5``, SavedModel directory)
+    is quantized by mcc (post-training static quantization on ``options.calib``)."""
     p = Path(path)
     if not p.exists():
         raise ModelFormatError(f"{p}: no such file")
-    if p.suffix.lower() in (".h5", ".keras") or p.is_dir():
-        raise ModelFormatError(f"{p}: Keras models are not supported yet; give an int8 .tflite model")
-    g = load_tflite(p)
+    if is_keras(p):
+        g = quantize_keras(p, options)
+    else:
+        g = load_tflite(p)
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise ModelFormatError(f"{p}: the model has {len(g.inputs)} inputs and {len(g.outputs)} outputs; "
                                "mcc supports exactly one of each")
     return verify(g)
+
+
+def quantize_keras(path: str | Path, options: CompileOptions) -> Graph:
+    from .frontend.keras import load_keras
+    from .quantize_api import quantize_model
+
+    if options.calib is None:
+        raise InputDataError(f"{path} is a float Keras model: mcc quantizes it, and needs representative "
+                             "inputs for that: pass --calib data.npy (N, *input_shape) or data.npz (array x)")
+    g = load_keras(path)
+    return quantize_model(g, options.calib, method=options.method, per_channel=options.per_channel,
+                          symmetric=options.symmetric, io=options.io, progress=options.progress)
 
 
 def lower_graph(g: Graph) -> list:
@@ -58,26 +82,34 @@ class CompileResult:
 
 
 def compile(model: str | Path, outdir: str | Path, options: CompileOptions = CompileOptions()) -> CompileResult:
-    """Compile ``model`` into a C library (and host runner) in ``outdir``."""
+    """Compile ``model`` into a C library (and host runner or Cortex-M project) in ``outdir``."""
     t0 = time.perf_counter()
+    get_target(options.target)  # an unknown target fails before any work
+    g = load_model(model, options)
+    return compile_graph(g, outdir, options, Path(model).name, t0)
+
+
+def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = CompileOptions(),
+                  source: str = "model", t0: float | None = None) -> CompileResult:
+    """Compile an int8 IR graph (from ``load_model``) into ``outdir``."""
+    t0 = time.perf_counter() if t0 is None else t0
     target = get_target(options.target)
-    g = load_model(model)
     records = lower_graph(g)
     plan = plan_memory(g, records)
-    files = generate(g, plan, records, options.model_name, Path(model).name, target)
+    files = generate(g, plan, records, options.model_name, source, target)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = sum(g.tensors[n].nbytes for n in g.constants())
+    layers = layer_table(g, plan)
     manifest = {
-        "mcc_version": __version__, "model": Path(model).name, "target": target.name,
+        "mcc_version": __version__, "model": source, "target": target.name,
         "input": {"shape": list(x.shape), "dtype": x.dtype},
         "output": {"shape": list(y.shape), "dtype": y.dtype},
         "arena_bytes": plan.arena_bytes, "arena_lower_bound": plan.lower_bound,
         "weight_bytes": weight_bytes,
-        "layers": [x.as_dict() for x in layer_table(g, plan)],
+        "layers": [layer.as_dict() for layer in layers],
     }
     out = write_outdir(outdir, files, manifest, force=options.force)
-    return CompileResult(out, g, plan, weight_bytes, tuple(sorted(files)), time.perf_counter() - t0,
-                         layer_table(g, plan))
+    return CompileResult(out, g, plan, weight_bytes, tuple(sorted(files)), time.perf_counter() - t0, layers)
 
 
 def check_inputs(x: np.ndarray, shape: tuple, dtype: str, what: str = "input") -> np.ndarray:
@@ -157,9 +189,9 @@ class AnalyzeResult:
     macs: int
 
 
-def analyze(model: str | Path, target: str = "host") -> AnalyzeResult:
+def analyze(model: str | Path, target: str = "host", options: CompileOptions | None = None) -> AnalyzeResult:
     get_target(target)
-    g = load_model(model)
+    g = load_model(model, options or CompileOptions(target=target))
     records = lower_graph(g)
     plan = plan_memory(g, records)
     layers = layer_table(g, plan)

@@ -18,7 +18,7 @@ from rich.table import Table  # noqa: E402
 
 from . import __version__, api  # noqa: E402
 from .errors import InputDataError, MccError  # noqa: E402
-from .options import CompileOptions  # noqa: E402
+from .options import CALIBRATION_METHODS, CompileOptions  # noqa: E402
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
@@ -43,6 +43,28 @@ def _load_npy(path: str) -> np.ndarray:
         raise InputDataError(f"{path}: not a readable .npy array ({e})") from None
 
 
+def _quant_options(fn):
+    """Options of mcc's own quantization of Keras models (ignored for int8 .tflite models)."""
+    opts = [
+        click.option("--calib", type=click.Path(), default=None,
+                     help="Keras models: representative inputs, .npy (N, *input_shape) or .npz with array x."),
+        click.option("--method", type=click.Choice(CALIBRATION_METHODS), default="minmax", show_default=True,
+                     help="Keras models: calibrator for activation ranges."),
+        click.option("--per-tensor", is_flag=True, help="Keras models: one weight scale per tensor (default: per channel)."),
+        click.option("--symmetric", is_flag=True, help="Keras models: symmetric activations (zero point 0)."),
+        click.option("--io", type=click.Choice(["float", "int8"]), default="float", show_default=True,
+                     help="Keras models: float32 in/out quantized in C, or raw int8 in/out."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _options(target, calib, method, per_tensor, symmetric, io, **kw) -> CompileOptions:
+    return CompileOptions(target=target, calib=calib, method=method, per_channel=not per_tensor,
+                          symmetric=symmetric, io=io, **kw)
+
+
 def _kb(n: int) -> str:
     return f"{n:,} B ({n / 1024:.1f} KiB)"
 
@@ -59,10 +81,12 @@ def main():
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="Output directory.")
 @click.option("--force", is_flag=True, help="Replace an output directory that holds files mcc did not write.")
 @click.option("--name", "model_name", default="model", show_default=True, help="Model name in comments.")
+@click.option("--no-dsp", is_flag=True, help="Portable C kernels even on cores with the DSP extension.")
+@_quant_options
 @_user_errors
-def compile_cmd(model, target, outdir, force, model_name):
-    """Compile MODEL (an int8 .tflite) into a C library with a static arena."""
-    r = api.compile(model, outdir, CompileOptions(target=target, model_name=model_name, force=force))
+def compile_cmd(model, target, outdir, force, model_name, no_dsp, **quant):
+    """Compile MODEL (an int8 .tflite, or a Keras model with --calib) into a C library with a static arena."""
+    r = api.compile(model, outdir, _options(target, model_name=model_name, force=force, dsp=not no_dsp, **quant))
     console.print(f"[bold]mcc[/bold]: wrote {len(r.files) + 1} files to {r.outdir} in {r.seconds:.2f} s")
     _memory_table(r.weight_bytes, r.plan.arena_bytes, r.plan.lower_bound)
 
@@ -166,10 +190,11 @@ def flash_cmd(outdir, probe, dry_run):
 @click.argument("model", type=click.Path())
 @click.option("-t", "--target", default="host", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_quant_options
 @_user_errors
-def analyze_cmd(model, target, as_json):
+def analyze_cmd(model, target, as_json, **quant):
     """Per-layer ops, shapes, MACs, weight and activation bytes, and memory totals."""
-    r = api.analyze(model, target)
+    r = api.analyze(model, target, _options(target, progress=not as_json, **quant))
     if as_json:
         click.echo(json.dumps({"model": r.model, "layers": [x.as_dict() for x in r.layers],
                                "totals": {"macs": r.macs, "weight_bytes": r.weight_bytes,
@@ -194,13 +219,15 @@ def analyze_cmd(model, target, as_json):
 @click.option("-n", "n", default=100, show_default=True, help="Number of random inputs.")
 @click.option("-i", "--input", "inp", type=click.Path(), help="Extra real inputs (N, *input_shape) .npy.")
 @click.option("--seed", default=0, show_default=True)
+@_quant_options
 @_user_errors
-def validate_cmd(model, target, n, inp, seed):
-    """Run the generated C and the TFLM reference interpreter on the same inputs and compare."""
+def validate_cmd(model, target, n, inp, seed, **quant):
+    """Run the generated C and the reference (TFLM; for Keras models mcc's TFLM-exact numpy
+    interpreter) on the same inputs and compare."""
     x = _load_npy(inp) if inp else None
-    r = api.validate(model, target=target, n=n, inputs=x, seed=seed)
-    console.print(f"{r.model}: {r.exact}/{r.n} outputs bit-exact ({100 * r.exact_fraction:.1f} %), "
-                  f"max |diff| {r.max_abs_diff:g}")
+    r = api.validate(model, target=target, n=n, inputs=x, seed=seed, options=_options(target, **quant))
+    console.print(f"{r.model}: {r.exact}/{r.n} outputs bit-exact with {r.reference} "
+                  f"({100 * r.exact_fraction:.1f} %), max |diff| {r.max_abs_diff:g}")
     if r.first_difference is not None:
         f = r.first_difference
         console.print(f"first differing layer: op {f.op_index} ({f.kind}), max |diff| {f.max_abs_diff:g} "

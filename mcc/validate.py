@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import check_inputs, compile, load_model, random_inputs
+from .api import check_inputs, compile_graph, is_keras, load_model, random_inputs
 from .options import CompileOptions
 from .sim import host
 
@@ -28,6 +28,7 @@ class ValidateResult:
     exact: int
     max_abs_diff: float
     first_difference: FirstDifference | None
+    reference: str = "TFLM"
 
     @property
     def exact_fraction(self) -> float:
@@ -39,11 +40,14 @@ def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def validate(model: str | Path, target: str = "host", n: int = 100, inputs: np.ndarray | None = None,
-             seed: int = 0) -> ValidateResult:
-    """Compare mcc's C with TFLM on ``inputs`` (if given) plus ``n`` random inputs."""
-    from .oracle.tflm import run_tflm
+             seed: int = 0, options: CompileOptions | None = None) -> ValidateResult:
+    """Compare mcc's C with the reference on ``inputs`` (if given) plus ``n`` random inputs.
 
-    g = load_model(model)
+    The reference is TFLM for an int8 .tflite model. A Keras model is quantized by mcc, so no
+    .tflite exists for TFLM to run: its reference is mcc's numpy integer interpreter, which is
+    bit-exact with TFLM on every tensor of every TFLite model in the test suite."""
+    options = options or CompileOptions(target=target)
+    g = load_model(model, options)
     x_in = g.tensors[g.inputs[0]]
     parts = []
     if inputs is not None:
@@ -54,28 +58,42 @@ def validate(model: str | Path, target: str = "host", n: int = 100, inputs: np.n
         raise ValueError("nothing to validate: n == 0 and no inputs")
     x = np.concatenate(parts)
     y_t = g.tensors[g.outputs[0]]
+    keras = is_keras(model)
     with tempfile.TemporaryDirectory(prefix="mcc-validate-") as tmp:
         out = Path(tmp) / "out"
-        compile(model, out, CompileOptions(target=target))
-        y_c = host.run(out, x, y_t.shape, y_t.dtype)
-        y_ref = run_tflm(model, x).outputs.reshape(y_c.shape)
+        r = compile_graph(g, out, CompileOptions(target="host"), Path(model).name)
+        y_c = host.run(r.outdir, x, y_t.shape, y_t.dtype)
+        y_ref = _reference_outputs(g, model, x, keras).reshape(y_c.shape)
         same = np.array([np.array_equal(a, b) for a, b in zip(y_c, y_ref)])
         first = None
         if not same.all():
             item = int(np.flatnonzero(~same)[0])
-            first = _first_difference(g, model, out, x[item:item + 1], item)
+            first = _first_difference(g, model, out, x[item:item + 1], item, keras)
     d = _diff(y_c, y_ref)
-    return ValidateResult(str(model), len(x), int(same.sum()), float(d.max()) if d.size else 0.0, first)
+    return ValidateResult(str(model), len(x), int(same.sum()), float(d.max()) if d.size else 0.0, first,
+                          "mcc numpy reference (TFLM-exact)" if keras else "TFLM")
 
 
-def _first_difference(g, model, outdir, x1: np.ndarray, item: int) -> FirstDifference | None:
-    """Trace every op's output in C and in TFLM for one input; name the first op that differs."""
+def _reference_outputs(g, model, x: np.ndarray, keras: bool) -> np.ndarray:
+    if keras:
+        from .reference.interp import run as interp_run
+        return np.stack([interp_run(g, [xi])[0] for xi in x])
     from .oracle.tflm import run_tflm
+    return run_tflm(model, x).outputs
 
+
+def _first_difference(g, model, outdir, x1: np.ndarray, item: int, keras: bool) -> FirstDifference | None:
+    """Trace every op's output in C and in the reference for one input; name the first op that differs."""
     y_t = g.tensors[g.outputs[0]]
     _, traces = host.run(outdir, x1, y_t.shape, y_t.dtype, trace=True)
-    ref = run_tflm(model, x1, keep_intermediates=True).intermediates
-    index = g.meta.get("tflite_index", {})
+    if keras:
+        from .reference.interp import run as interp_run
+        ref = interp_run(g, [x1[0]], keep_all=True)
+        index = {n: n for n in ref}
+    else:
+        from .oracle.tflm import run_tflm
+        ref = run_tflm(model, x1, keep_intermediates=True).intermediates
+        index = g.meta.get("tflite_index", {})
     for i, op in enumerate(g.ops):
         if i not in traces[0]:
             continue

@@ -113,7 +113,7 @@ def test_analyze_table():
 def test_validate_reports_exact_match(tmp_path):
     r = _invoke("validate", MLPERF["sww"], "-t", "host", "-n", "20")
     assert r.exit_code == 0, r.output
-    assert "20/20 outputs bit-exact" in r.output
+    assert "20/20 outputs bit-exact with TFLM" in r.output
 
 
 def test_entry_point_help():
