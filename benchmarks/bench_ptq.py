@@ -1,0 +1,156 @@
+"""PTQ accuracy benchmark: mcc's post-training static quantization (every calibrator, per-tensor
+and per-channel weights) against the float model and against the TFLite converter's own PTQ on
+the same calibration data, on Fashion-MNIST (10k test images) and the 45 real SWW windows.
+
+    .venv/bin/python benchmarks/bench_ptq.py [--n-test 10000] [--n-calib 500] [--only fashion,sww]
+
+Every int8 model (mcc's and the converter's) runs in mcc's numpy reference interpreter, which is
+bit-exact with TFLM (and mcc's generated C is bit-exact with it). The converter is
+tf.lite.TFLiteConverter (full int8, float I/O, representative dataset = the calibration set);
+"per-tensor" disables per-channel weights in both. Models: tests/data/fashion_cnn.keras (trained
+by tests/make_fashion_cnn.py, calibrated on the first N training images) and
+examples/mlperf_tiny/sww/sww_dscnn.h5 (calibrated on the 45 windows themselves: they are the only
+real data; the shipped MLPerf int8 model is listed for reference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+warnings.filterwarnings("ignore")
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from mcc.frontend import load_tflite  # noqa: E402
+from mcc.frontend.keras import load_keras, read_model  # noqa: E402
+from mcc.passes.rebatch import rebatch  # noqa: E402
+from mcc.quantize_api import quantize_model  # noqa: E402
+from mcc.reference import float_interp, interp  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+METHODS = ("minmax", "ema", "percentile", "kl", "mse")
+console = Console(width=150)
+
+
+def fashion(split: str):
+    img = np.frombuffer(gzip.open(FASHION_DIR / f"{split}-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
+    lab = np.frombuffer(gzip.open(FASHION_DIR / f"{split}-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+    return img.reshape(-1, 28, 28, 1).astype(np.float32), lab.astype(np.int64)
+
+
+def predict_int8(g, x: np.ndarray, chunk: int = 500) -> np.ndarray:
+    """Output probabilities (float) of an int8 graph over ``x``."""
+    out = []
+    for i in range(0, len(x), chunk):
+        xb = x[i:i + chunk]
+        if g.tensors[g.inputs[0]].dtype == "int8":
+            q = g.tensors[g.inputs[0]].quant
+            xb = np.clip(np.round(xb / q.s) + q.zp, -128, 127).astype(np.int8)
+        out.append(interp.run(rebatch(g, len(xb)), [xb])[0])
+    y = np.concatenate(out).reshape(len(x), -1)
+    t = g.tensors[g.outputs[0]]
+    if t.dtype == "int8":
+        y = t.quant.s * (y.astype(np.float32) - t.quant.zp)
+    return y
+
+
+def tflite_ptq(model, calib: np.ndarray, per_channel: bool, path: Path):
+    import keras
+    import tensorflow as tf
+
+    shape = (1,) + tuple(model.inputs[0].shape[1:])
+    inp = keras.Input(batch_shape=shape)
+    clone = keras.models.clone_model(model, input_tensors=[inp] if isinstance(model.input, list) else inp)
+    clone.set_weights(model.get_weights())
+    conv = tf.lite.TFLiteConverter.from_keras_model(clone)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not per_channel:
+        conv._experimental_disable_per_channel = True
+    path.write_bytes(conv.convert())
+    return load_tflite(path)
+
+
+def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
+             extra: dict, tmp: Path) -> list[tuple]:
+    model = read_model(model_path)
+    g = load_keras(model)
+    t0 = time.perf_counter()
+    probs_f = float_interp.run(g, [x])[0].reshape(len(x), -1)
+    p_float = probs_f.argmax(1)
+    rows = [(name, "float (mcc float interpreter)", np.mean(p_float == y), None, 1.0, 0.0,
+             time.perf_counter() - t0)]
+    acc_f = rows[0][2]
+
+    def row(label, probs, seconds):
+        pred = probs.argmax(1)
+        acc = np.mean(pred == y)
+        dp = float(np.mean(np.abs(probs - probs_f).max(axis=1)))
+        rows.append((name, label, acc, acc - acc_f, np.mean(pred == p_float), dp, seconds))
+        console.print(f"  {name:8s} {label:44s} {100 * acc:6.2f} %  ({seconds:.1f} s)")
+
+    for per_channel in (False, True):
+        for method in METHODS:
+            t0 = time.perf_counter()
+            q = quantize_model(g, calib, method=method, per_channel=per_channel, progress=False)
+            t = time.perf_counter() - t0
+            row(f"mcc {method:10s} {'per-channel' if per_channel else 'per-tensor'}", predict_int8(q, x), t)
+    t0 = time.perf_counter()
+    q = quantize_model(g, calib, tflite_compat=True, progress=False)
+    row("mcc minmax     per-channel, tflite_compat", predict_int8(q, x), time.perf_counter() - t0)
+    for per_channel in (False, True):
+        t0 = time.perf_counter()
+        tg = tflite_ptq(model, calib, per_channel, tmp / f"{name}-{per_channel}.tflite")
+        t = time.perf_counter() - t0
+        row(f"TFLite converter {'per-channel' if per_channel else 'per-tensor'}", predict_int8(tg, x), t)
+    for label, path in extra.items():
+        row(label, predict_int8(load_tflite(path), x), 0.0)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n-test", type=int, default=10000, help="Fashion-MNIST test images")
+    ap.add_argument("--n-calib", type=int, default=500, help="Fashion-MNIST calibration images (train split)")
+    ap.add_argument("--only", default="fashion,sww")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if "fashion" in args.only:
+            xt, yt = fashion("t10k")
+            xc = fashion("train")[0][:args.n_calib]
+            console.print(f"Fashion-MNIST CNN: {args.n_test} test images, {len(xc)} calibration images")
+            rows += evaluate("fashion", ROOT / "tests/data/fashion_cnn.keras", xc, xt[:args.n_test],
+                             yt[:args.n_test], {}, tmp)
+        if "sww" in args.only:
+            d = np.load(ROOT / "examples/mlperf_tiny/sww/labelled_windows.npz")
+            xs, ys = d["specs"].astype(np.float32), d["labels"].astype(np.int64)
+            console.print("SWW DS-CNN: 45 labelled windows (also the calibration set)")
+            rows += evaluate("sww", ROOT / "examples/mlperf_tiny/sww/sww_dscnn.h5", xs, xs, ys,
+                             {"MLPerf shipped int8 model": ROOT / "examples/mlperf_tiny/sww/sww_dscnn_int8.tflite"},
+                             tmp)
+    t = Table(title="PTQ top-1 accuracy (int8 models run by mcc's reference interpreter, bit-exact with TFLM)")
+    for c in ("model", "configuration", "accuracy", "vs float", "top-1 = float", "mean max|p - p_float|",
+              "quantize time"):
+        t.add_column(c, justify="left" if c in ("model", "configuration") else "right")
+    for name, label, acc, delta, agree, dp, secs in rows:
+        t.add_row(name, label, f"{100 * acc:.2f} %", "" if delta is None else f"{100 * delta:+.2f} pp",
+                  f"{100 * agree:.2f} %", f"{dp:.4f}", f"{secs:.1f} s")
+    console.print(t)
+
+
+if __name__ == "__main__":
+    main()

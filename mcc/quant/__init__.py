@@ -1,0 +1,1 @@
+"""Quantization support: TFLite parameter rules, range calibrators, calibration data loading."""
