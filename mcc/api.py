@@ -13,7 +13,9 @@ from .codegen import generate
 from .errors import InputDataError, ModelFormatError, MccError
 from .frontend import load_tflite
 from .ir import Graph, verify
-from .lower.lowering import lower_op, scratch_bytes
+from .codegen.select import select_kernel
+from .lower.lowering import lower_op
+from .lower.scratch import scratch_for
 from .options import CompileOptions
 from .outdir import read_manifest, write_outdir
 from .planner import ArenaPlan, plan_arena
@@ -65,8 +67,15 @@ def lower_graph(g: Graph) -> list:
     return [None if op.kind == "RESHAPE" else lower_op(g, op) for op in g.ops]
 
 
-def plan_memory(g: Graph, records: list) -> ArenaPlan:
-    scratch = {i: scratch_bytes(r) for i, r in enumerate(records) if r is not None}
+def select_kernels(g: Graph, records: list, has_dsp: bool) -> list[str | None]:
+    """The C function each op runs (shape-specialised DSP variants on DSP cores)."""
+    return [None if r is None else select_kernel(op.kind, r, has_dsp)[0] for op, r in zip(g.ops, records)]
+
+
+def plan_memory(g: Graph, records: list, has_dsp: bool = False) -> ArenaPlan:
+    """Arena plan, with each op's kernel scratch from the one Python mirror of its C get_buffer_size."""
+    kernels = select_kernels(g, records, has_dsp)
+    scratch = {i: scratch_for(k, r, has_dsp) for i, (k, r) in enumerate(zip(kernels, records)) if r is not None}
     return plan_arena(g, scratch)
 
 
@@ -94,9 +103,10 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     """Compile an int8 IR graph (from ``load_model``) into ``outdir``."""
     t0 = time.perf_counter() if t0 is None else t0
     target = get_target(options.target)
+    has_dsp = target.has_dsp and options.dsp
     records = lower_graph(g)
-    plan = plan_memory(g, records)
-    files = generate(g, plan, records, options.model_name, source, target)
+    plan = plan_memory(g, records, has_dsp)
+    files = generate(g, plan, records, options.model_name, source, target, has_dsp)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = sum(g.tensors[n].nbytes for n in g.constants())
     layers = layer_table(g, plan)
@@ -105,7 +115,8 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         "input": {"shape": list(x.shape), "dtype": x.dtype},
         "output": {"shape": list(y.shape), "dtype": y.dtype},
         "arena_bytes": plan.arena_bytes, "arena_lower_bound": plan.lower_bound,
-        "weight_bytes": weight_bytes,
+        "weight_bytes": weight_bytes, "dsp": has_dsp,
+        "kernels": select_kernels(g, records, has_dsp),
         "layers": [layer.as_dict() for layer in layers],
     }
     out = write_outdir(outdir, files, manifest, force=options.force)
@@ -190,10 +201,11 @@ class AnalyzeResult:
 
 
 def analyze(model: str | Path, target: str = "host", options: CompileOptions | None = None) -> AnalyzeResult:
-    get_target(target)
-    g = load_model(model, options or CompileOptions(target=target))
+    t = get_target(target)
+    options = options or CompileOptions(target=target)
+    g = load_model(model, options)
     records = lower_graph(g)
-    plan = plan_memory(g, records)
+    plan = plan_memory(g, records, t.has_dsp and options.dsp)
     layers = layer_table(g, plan)
     return AnalyzeResult(str(model), layers, sum(g.tensors[n].nbytes for n in g.constants()),
                          plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers))

@@ -10,7 +10,9 @@ from mcc.ir import (ConcatAttrs, Conv2DAttrs, ElementwiseAttrs, FullyConnectedAt
                     MeanAttrs, NoAttrs, Op, PadAttrs, QuantParams, ReshapeAttrs, SoftmaxAttrs,
                     Tensor, verify)
 from mcc.lower import params as P
-from mcc.lower.lowering import activation_range, conv_padding, lower_op, scratch_bytes
+from mcc.lower.lowering import activation_range, conv_padding, lower_op
+from mcc.lower.scratch import scratch_for
+from mcc.codegen.select import select_kernel
 from mcc.reference import interp
 from mcc.reference import kernels as K
 from mcc.reference.fixed_point import requantize
@@ -333,7 +335,8 @@ def test_lower_every_kind_and_scratch():
     g = _small_model()
     records = [lower_op(g, op) for op in g.ops if op.kind != "RESHAPE"]
     assert [type(r) for r in records] == [P.ConvParams, P.FullyConnectedParams, P.SoftmaxParams]
-    assert all(scratch_bytes(r) == 0 for r in records)
+    assert all(scratch_for(select_kernel(k, r, False)[0], r, False) == 0
+               for k, r in zip(("CONV_2D", "FULLY_CONNECTED", "SOFTMAX"), records))
     conv = records[0]
     assert conv.multiplier.dtype == np.int32 and conv.multiplier.shape == (2,)
     assert (conv.output_h, conv.output_w, conv.pad_h, conv.pad_w) == (4, 4, 1, 1)

@@ -213,6 +213,16 @@ typedef struct {
 int32_t mcc_conv_s8_get_buffer_size(const mcc_conv_params *p);
 int32_t mcc_depthwise_conv_s8_get_buffer_size(const mcc_depthwise_conv_params *p);
 int32_t mcc_fully_connected_s8_get_buffer_size(const mcc_fully_connected_params *p);
+int32_t mcc_conv_1x1_s8_get_buffer_size(const mcc_conv_params *p);
+int32_t mcc_depthwise_conv_3x3_s8_get_buffer_size(const mcc_depthwise_conv_params *p);
+
+/* Shape-specialised variants (chosen at compile time by mcc/codegen/select.py; fast on DSP cores):
+ * 1x1 convolution without padding, and 3x3 depthwise with depth multiplier 1 and no dilation. */
+mcc_status mcc_conv_1x1_s8(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias /* may be NULL */, int8_t *output, int8_t *scratch);
+mcc_status mcc_depthwise_conv_3x3_s8(const mcc_depthwise_conv_params *p, const int8_t *input,
+                                     const int8_t *filter, const int32_t *bias /* may be NULL */,
+                                     int8_t *output, int8_t *scratch);
 
 mcc_status mcc_conv_s8(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
                        const int32_t *bias /* may be NULL */, int8_t *output, int8_t *scratch);

@@ -1,14 +1,283 @@
-/* CONV_2D int8 with per-channel requantization (TFLite reference semantics). */
+/* CONV_2D int8 with per-channel requantization (TFLite reference semantics).
+ *
+ * Two implementations of the same arithmetic:
+ *  - portable C (any core; on a DSP core too when scratch is NULL): direct loops, no scratch;
+ *  - DSP (Cortex-M4/M7/M33/M55 with __ARM_FEATURE_DSP, or MCC_EMULATE_DSP on a host): im2col of
+ *    two output pixels into an int16 column pair in the scratch buffer, (x + input_offset) folded
+ *    in, then an int8 x int16 GEMM with SMLAD, two output channels x two pixels per inner loop
+ *    (mcc_dsp_gemm.h). Scratch (4-byte aligned; mcc.lower.scratch mirrors the size), with
+ *    K = filter_h * filter_w * input_c and Kp = K rounded up to a multiple of 4: 2 columns x Kp
+ *    int16 (4 * Kp bytes), 20 bytes per output channel (bias and requantization constants,
+ *    mcc_rq_entry), and when K % 4 != 0 and output_c * Kp <= 4096, output_c * Kp bytes more: the
+ *    filters zero-padded to depth Kp, so that the GEMM keeps its fast path.
+ */
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
+#include "mcc_dsp_gemm.h"
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
 
+/* im2col of receptive fields whose rows are not whole groups goes through a stack buffer of this
+ * many bytes when the depth fits it. */
+#define MCC_CONV_STAGE 256
+
+/* Filters of a depth not a multiple of four are copied, zero-padded to one, into the scratch when
+ * they fit this many bytes: the GEMM then takes its fast path. */
+#define MCC_CONV_WPAD_MAX 4096
+
+#if defined(MCC_HAS_DSP)
+static int32_t conv_wpad_bytes(const mcc_conv_params *p)
+{
+    const int32_t k = p->filter_h * p->filter_w * p->input_c;
+    const int32_t kp = (k + 3) & ~3;
+    return (k & 3) != 0 && (int64_t)p->output_c * kp <= MCC_CONV_WPAD_MAX ? p->output_c * kp : 0;
+}
+#endif
+
 int32_t mcc_conv_s8_get_buffer_size(const mcc_conv_params *p)
 {
+#if defined(MCC_HAS_DSP)
+    int32_t kp;
+    if (p == NULL || p->filter_h < 1 || p->filter_w < 1 || p->input_c < 1 || p->output_c < 1) {
+        return 0;
+    }
+    kp = (p->filter_h * p->filter_w * p->input_c + 3) & ~3;
+    return 2 * 2 * kp + MCC_RQ_ENTRY_BYTES * p->output_c + conv_wpad_bytes(p);
+#else
     (void)p;
     return 0;
+#endif
 }
+
+#if defined(MCC_HAS_DSP)
+
+/* Column j of the pair := the receptive field of output pixel (n, oy, ox), K = fh * fw * C values
+ * (x + input_offset), 0 for taps in the padding: the general case (borders, odd row lengths,
+ * horizontal dilation). */
+static MCC_NOINLINE void conv_im2col(const mcc_conv_params *p, const int8_t *input, int32_t n,
+                                     int32_t iy0, int32_t ix0, int16_t *cols, int32_t j,
+                                     int32_t k4, int32_t tail, int32_t off2)
+{
+    const int32_t c = p->input_c;
+    const int32_t row = p->filter_w * c;
+    const int32_t off = p->input_offset;
+    int32_t fx0;
+    int32_t fx1;
+    int32_t fy;
+    int32_t k = 0;
+    mcc_valid_taps(ix0, p->dilation_w, p->input_w, p->filter_w, &fx0, &fx1);
+    if ((row & 3) != 0 && p->dilation_w == 1 && k4 + tail <= MCC_CONV_STAGE) {
+        /* rows not whole groups: the receptive field in natural order into a byte buffer (the
+         * input zero point for padding: + input_offset gives 0), then converted group by group */
+        int8_t stage[MCC_CONV_STAGE];
+        const int8_t zp = (int8_t)(-off);
+        const int32_t depth = k4 + tail;
+        const int32_t kreal = p->filter_h * row;
+        int16_t *d = cols + 4 * j;
+        int32_t g;
+        for (fy = 0; fy < p->filter_h; ++fy) {
+            const int32_t iy = iy0 + fy * p->dilation_h;
+            int8_t *sr = stage + fy * row;
+            if (iy < 0 || iy >= p->input_h || fx1 <= fx0) {
+                memset(sr, zp, (size_t)row);
+                continue;
+            }
+            memset(sr, zp, (size_t)(fx0 * c));
+            memcpy(sr + fx0 * c,
+                   input + ((size_t)(n * p->input_h + iy) * (size_t)p->input_w + (size_t)(ix0 + fx0)) *
+                               (size_t)c,
+                   (size_t)((fx1 - fx0) * c));
+            memset(sr + fx1 * c, zp, (size_t)((p->filter_w - fx1) * c));
+        }
+        memset(stage + kreal, zp, (size_t)(depth - kreal)); /* the zero padding of the depth */
+        for (g = 0; g < (k4 >> 2); ++g, d += 8) {
+            const int32_t word = mcc_read_s32(stage + 4 * g);
+            mcc_write_s32(d, mcc_sxtab16(off2, word));
+            mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, word));
+        }
+        for (g = 0; g < tail; ++g) {
+            cols[2 * k4 + j * tail + g] = (int16_t)(stage[k4 + g] + off);
+        }
+        return;
+    }
+    if ((c & 3) != 0 && (row & 3) == 0 && p->dilation_w == 1) {
+        /* every filter row is whole groups (but a tap is not): zero, copy, or assemble the
+         * groups of a row partly in the padding: bytes [vs, ve) of the row are inside the input,
+         * the others take the input zero point (so that + input_offset gives 0) */
+        const int32_t vs = fx0 * c;
+        const int32_t ve = fx1 * c;
+        const int32_t at = ix0 * c;  /* input byte of row byte 0 (may be < 0) */
+        const int32_t in_row = p->input_w * c;
+        const int32_t zp4 = mcc_wrap_s32(((uint32_t)(-off) & 0xFFu) * 0x01010101u);
+        const int32_t full_row = fx0 == 0 && fx1 == p->filter_w;
+        const int8_t *in_n = input + (size_t)n * (size_t)p->input_h * (size_t)in_row;
+        int16_t *d = cols + 4 * j;
+        int32_t iy = iy0;
+        for (fy = 0; fy < p->filter_h; ++fy, iy += p->dilation_h) {
+            const int8_t *base;
+            int32_t g;
+            if (iy < 0 || iy >= p->input_h) {
+                for (g = 0; g < (row >> 2); ++g, d += 8) {
+                    mcc_write_s32(d, 0);
+                    mcc_write_s32(d + 2, 0);
+                }
+                continue;
+            }
+            base = in_n + (size_t)iy * (size_t)in_row;
+            if (full_row) {
+                d = mcc_cols_groups(d, base + at, row >> 2, off2);
+            } else {
+                for (g = 0; g < (row >> 2); ++g, d += 8) {
+                    const int32_t lo = 4 * g;
+                    int32_t word;
+                    if (lo >= vs && lo + 4 <= ve) {
+                        word = mcc_read_s32(base + (at + lo));
+                    } else if (lo + 4 <= vs || lo >= ve) {
+                        word = zp4;
+                    } else if (lo + 4 <= ve && in_row >= 4) {
+                        /* valid suffix: the first 4 - a bytes of the input row, moved up */
+                        const uint32_t a8 = 8u * (uint32_t)(vs - lo);
+                        word = mcc_wrap_s32(((uint32_t)mcc_read_s32(base) << a8) |
+                                            ((uint32_t)zp4 & ((1u << a8) - 1u)));
+                    } else if (lo >= vs && in_row >= 4) {
+                        /* valid prefix: the last b bytes of the input row, moved down */
+                        const uint32_t b8 = 8u * (uint32_t)(ve - lo);
+                        word = mcc_wrap_s32(((uint32_t)mcc_read_s32(base + in_row - 4) >> (32u - b8)) |
+                                            ((uint32_t)zp4 & ~((1u << b8) - 1u)));
+                    } else {
+                        uint32_t u = 0;
+                        int32_t i;
+                        for (i = 0; i < 4; ++i) {
+                            const int32_t e = lo + i;
+                            const int32_t b = e >= vs && e < ve ? base[at + e] : -off;
+                            u |= ((uint32_t)b & 0xFFu) << (8 * i);
+                        }
+                        word = mcc_wrap_s32(u);
+                    }
+                    mcc_write_s32(d, mcc_sxtab16(off2, word));
+                    mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, word));
+                }
+            }
+        }
+        return;
+    }
+    for (fy = 0; fy < p->filter_h; ++fy, k += row) {
+        const int32_t iy = iy0 + fy * p->dilation_h;
+        const int8_t *base;
+        if (iy < 0 || iy >= p->input_h) {
+            mcc_cols_zero(cols, k4, tail, j, k, row);
+            continue;
+        }
+        base = input + (size_t)(n * p->input_h + iy) * (size_t)p->input_w * (size_t)c;
+        if (p->dilation_w == 1) {
+            mcc_cols_zero(cols, k4, tail, j, k, fx0 * c);
+            mcc_cols_copy(cols, k4, tail, j, k + fx0 * c, base + (size_t)(ix0 + fx0) * (size_t)c,
+                          (fx1 - fx0) * c, off, off2);
+            mcc_cols_zero(cols, k4, tail, j, k + fx1 * c, (p->filter_w - fx1) * c);
+        } else {
+            int32_t fx;
+            for (fx = 0; fx < p->filter_w; ++fx) {
+                if (fx >= fx0 && fx < fx1) {
+                    const int32_t ix = ix0 + fx * p->dilation_w;
+                    mcc_cols_copy(cols, k4, tail, j, k + fx * c, base + (size_t)ix * (size_t)c, c,
+                                  off, off2);
+                } else {
+                    mcc_cols_zero(cols, k4, tail, j, k + fx * c, c);
+                }
+            }
+        }
+    }
+}
+
+static mcc_status conv_dsp(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
+                           const int32_t *bias, int8_t *output, int8_t *scratch)
+{
+    const int32_t c = p->input_c;
+    const int32_t row = p->filter_w * c;
+    const int32_t k = p->filter_h * row;
+    const int32_t kp = (k + 3) & ~3;
+    const int32_t wpad = conv_wpad_bytes(p);
+    /* the GEMM's depth: k, or kp with the zero-padded copy of the filters */
+    const int32_t kk = wpad > 0 ? kp : k;
+    const int32_t k4 = kk & ~3;
+    const int32_t tail = kk - k4;
+    const int32_t off2 = mcc_pack16(p->input_offset, p->input_offset);
+    const int32_t pixels = p->input_n * p->output_h * p->output_w;
+    const int8_t *w = filter;
+    const int32_t in_row = p->input_w * c;
+    const int32_t dy = p->dilation_h * in_row;
+    /* interior windows (no padding) of whole groups per filter row take mcc_cols_rows */
+    const int32_t rows_ok = (row & 3) == 0 && p->dilation_w == 1;
+    const int32_t ix_max = p->input_w - p->filter_w;
+    const int32_t iy_max = p->input_h - 1 - (p->filter_h - 1) * p->dilation_h;
+    int16_t *cols;
+    const mcc_rq_entry *tab;
+    mcc_out_stage os;
+    int32_t pix;
+    int32_t n = 0;
+    int32_t oy = 0;
+    int32_t ox = 0;
+    int8_t *out = output;
+
+    if (((uintptr_t)scratch & 3u) != 0) {
+        return MCC_ERR_ARG;
+    }
+    cols = (int16_t *)(void *)scratch;
+    mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
+    {
+        mcc_rq_entry *t = (mcc_rq_entry *)(void *)(scratch + 4 * kp);
+        tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, p->output_c, p->output_offset) ? t
+                                                                                               : NULL;
+    }
+    if (wpad > 0) {
+        int8_t *wp = scratch + 4 * kp + MCC_RQ_ENTRY_BYTES * p->output_c;
+        int32_t o;
+        for (o = 0; o < p->output_c; ++o) {
+            int32_t i;
+            for (i = 0; i < kp; ++i) {
+                wp[(size_t)o * (size_t)kp + (size_t)i] =
+                    i < k ? filter[(size_t)o * (size_t)k + (size_t)i] : 0;
+            }
+        }
+        w = wp;
+    }
+
+    for (pix = 0; pix < pixels; pix += 2, out += 2 * p->output_c) {
+        const int32_t two = pix + 1 < pixels;
+        int32_t j;
+        for (j = 0; j <= two; ++j) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t ix0 = ox * p->stride_w - p->pad_w;
+            if (rows_ok && ix0 >= 0 && ix0 <= ix_max && iy0 >= 0 && iy0 <= iy_max) {
+                mcc_cols_rows(cols + 4 * j,
+                              input + (size_t)(n * p->input_h + iy0) * (size_t)in_row +
+                                  (size_t)ix0 * (size_t)c,
+                              p->filter_h, row >> 2, dy, off2);
+            } else {
+                conv_im2col(p, input, n, iy0, ix0, cols, j, k4, tail, off2);
+                if (kk > k) {
+                    mcc_cols_zero(cols, k4, tail, j, k, kk - k);
+                }
+            }
+            if (++ox == p->output_w) {
+                ox = 0;
+                if (++oy == p->output_h) {
+                    oy = 0;
+                    ++n;
+                }
+            }
+        }
+        mcc_dsp_gemm_pair(w, cols, kk, p->output_c, tab, bias, p->multiplier, p->shift, 1, &os,
+                          out, two ? out + p->output_c : NULL, 0, 0);
+    }
+    return MCC_OK;
+}
+
+#endif /* MCC_HAS_DSP */
+
+/* ---- portable ---------------------------------------------------------------------------- */
 
 static int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
 {
@@ -38,24 +307,12 @@ static int32_t sum_s8(const int8_t *w, int32_t n)
  * Loop order: output channel outermost, so the full-filter weight sum is
  * computed once per channel and reused for every interior pixel.
  */
-mcc_status mcc_conv_s8(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
-                       const int32_t *bias, int8_t *output, int8_t *scratch)
+static mcc_status conv_portable(const mcc_conv_params *p, const int8_t *input,
+                                const int8_t *filter, const int32_t *bias, int8_t *output)
 {
     int32_t oc;
     int32_t row;
     int32_t filter_size;
-    (void)scratch;
-
-    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->multiplier == NULL ||
-        p->shift == NULL) {
-        return MCC_ERR_ARG;
-    }
-    if (p->input_n < 1 || p->input_h < 1 || p->input_w < 1 || p->input_c < 1 ||
-        p->filter_h < 1 || p->filter_w < 1 || p->output_h < 1 || p->output_w < 1 ||
-        p->output_c < 1 || p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 ||
-        p->dilation_w < 1) {
-        return MCC_ERR_ARG;
-    }
 
     row = p->filter_w * p->input_c;
     filter_size = p->filter_h * row;
@@ -133,4 +390,29 @@ mcc_status mcc_conv_s8(const mcc_conv_params *p, const int8_t *input, const int8
         }
     }
     return MCC_OK;
+}
+
+
+mcc_status mcc_conv_s8(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
+                       const int32_t *bias, int8_t *output, int8_t *scratch)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->multiplier == NULL ||
+        p->shift == NULL) {
+        return MCC_ERR_ARG;
+    }
+    if (p->input_n < 1 || p->input_h < 1 || p->input_w < 1 || p->input_c < 1 ||
+        p->filter_h < 1 || p->filter_w < 1 || p->output_h < 1 || p->output_w < 1 ||
+        p->output_c < 1 || p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 ||
+        p->dilation_w < 1) {
+        return MCC_ERR_ARG;
+    }
+
+#if defined(MCC_HAS_DSP)
+    if (scratch != NULL) {
+        return conv_dsp(p, input, filter, bias, output, scratch);
+    }
+#else
+    (void)scratch;
+#endif
+    return conv_portable(p, input, filter, bias, output);
 }

@@ -1,6 +1,17 @@
-/* DEPTHWISE_CONV_2D int8 with per-channel requantization (TFLite reference semantics). */
+/* DEPTHWISE_CONV_2D int8 with per-channel requantization (TFLite reference semantics).
+ *
+ *  - portable C (any core, any depth_multiplier; on a DSP core too when scratch is NULL): per
+ *    pixel, accumulators for up to MCC_DW_CHUNK output channels, valid taps only;
+ *  - DSP (__ARM_FEATURE_DSP or MCC_EMULATE_DSP) with depth_multiplier 1: groups of four channels,
+ *    SXTAB16 + SMLABB/SMLATT, weights of a group sign-extended once into the scratch buffer
+ *    (mcc_dsp_depthwise.h). Scratch: 8 * filter_h * filter_w bytes, 4-byte aligned, when
+ *    depth_multiplier == 1 (else 0: the portable loop runs).
+ * mcc_depthwise_conv_3x3_s8 is the same with the 3x3 interior unrolled.
+ */
 #include <stddef.h>
+#include <stdint.h>
 
+#include "mcc_dsp_depthwise.h"
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
 
@@ -9,8 +20,15 @@
 
 int32_t mcc_depthwise_conv_s8_get_buffer_size(const mcc_depthwise_conv_params *p)
 {
+#if defined(MCC_HAS_DSP)
+    if (p == NULL || p->depth_multiplier != 1 || p->filter_h < 1 || p->filter_w < 1) {
+        return 0;
+    }
+    return 2 * 4 * p->filter_h * p->filter_w;
+#else
     (void)p;
     return 0;
+#endif
 }
 
 /*
@@ -18,25 +36,12 @@ int32_t mcc_depthwise_conv_s8_get_buffer_size(const mcc_depthwise_conv_params *p
  *   clamp(requantize(sum over valid taps of (x[.., ic] + input_offset) * w[fy, fx, oc]
  *                    + bias[oc]) + output_offset)
  */
-mcc_status mcc_depthwise_conv_s8(const mcc_depthwise_conv_params *p, const int8_t *input,
-                                 const int8_t *filter, const int32_t *bias, int8_t *output,
-                                 int8_t *scratch)
+static mcc_status depthwise_portable(const mcc_depthwise_conv_params *p, const int8_t *input,
+                                     const int8_t *filter, const int32_t *bias, int8_t *output)
 {
     int32_t n;
     int32_t dm;
     int32_t input_offset;
-    (void)scratch;
-
-    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->multiplier == NULL ||
-        p->shift == NULL) {
-        return MCC_ERR_ARG;
-    }
-    if (p->input_n < 1 || p->input_h < 1 || p->input_w < 1 || p->input_c < 1 ||
-        p->filter_h < 1 || p->filter_w < 1 || p->output_h < 1 || p->output_w < 1 ||
-        p->depth_multiplier < 1 || p->output_c != p->input_c * p->depth_multiplier ||
-        p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1) {
-        return MCC_ERR_ARG;
-    }
 
     dm = p->depth_multiplier;
     input_offset = p->input_offset;
@@ -111,4 +116,32 @@ mcc_status mcc_depthwise_conv_s8(const mcc_depthwise_conv_params *p, const int8_
         }
     }
     return MCC_OK;
+}
+
+mcc_status mcc_depthwise_conv_s8(const mcc_depthwise_conv_params *p, const int8_t *input,
+                                 const int8_t *filter, const int32_t *bias, int8_t *output,
+                                 int8_t *scratch)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->multiplier == NULL ||
+        p->shift == NULL) {
+        return MCC_ERR_ARG;
+    }
+    if (p->input_n < 1 || p->input_h < 1 || p->input_w < 1 || p->input_c < 1 ||
+        p->filter_h < 1 || p->filter_w < 1 || p->output_h < 1 || p->output_w < 1 ||
+        p->depth_multiplier < 1 || p->output_c != p->input_c * p->depth_multiplier ||
+        p->stride_h < 1 || p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1) {
+        return MCC_ERR_ARG;
+    }
+
+#if defined(MCC_HAS_DSP)
+    if (p->depth_multiplier == 1 && scratch != NULL) {
+        if (((uintptr_t)scratch & 3u) != 0) {
+            return MCC_ERR_ARG;
+        }
+        mcc_dw_dsp(p, input, filter, bias, output, (int32_t *)(void *)scratch);
+        return MCC_OK;
+    }
+#endif
+    (void)scratch;
+    return depthwise_portable(p, input, filter, bias, output);
 }

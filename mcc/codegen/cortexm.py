@@ -76,6 +76,7 @@ def template_context(board: Board | str, ctx: dict) -> dict:
         "board": b.name, "core": b.core.name, "board_description": b.description,
         "arch_flags": list(b.cflags),
         "irq_count": IRQ_COUNT,
+        "defines": list(ctx.get("defines", [])),
         "fw_dir": FW_DIR,
         "flash_origin": _hex(b.flash_origin), "flash_length": _hex(b.flash_size),
         "sram_origin": _hex(b.sram_origin), "sram_length": _hex(b.sram_size),

@@ -13,6 +13,7 @@ from ..lower.params import ConcatParams
 from ..paths import FIRMWARE, TEMPLATES
 from ..planner import ArenaPlan
 from .calls import kernel_for
+from .select import select_kernel
 from .cvalues import C_TYPES, CArray, c_array_body, c_ident, c_initializer
 
 
@@ -89,7 +90,7 @@ def _tensor_views(g: Graph, plan: ArenaPlan) -> dict[str, TensorView]:
     return views
 
 
-def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView]):
+def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView], has_dsp: bool):
     calls, arrays, kernels, scratch_macros = [], [], set(), []
     for i, (op, rec) in enumerate(zip(g.ops, records)):
         if rec is None:  # a view: RESHAPE shares its input's storage
@@ -97,7 +98,8 @@ def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView
                           "struct": None})
             continue
         spec = kernel_for(op, rec)
-        kernels.add(spec.function)
+        function = select_kernel(op.kind, rec, has_dsp)[0]
+        kernels.add(function)
         prefix = op.name
         local_lines: list[str] = []
         ptr = _Pointers(views, local_lines, prefix)
@@ -117,7 +119,7 @@ def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView
         arrays.extend(op_arrays)
         out = views[op.outputs[0]]
         calls.append({
-            "index": i, "op": op, "struct": spec.struct, "function": spec.function,
+            "index": i, "op": op, "struct": spec.struct, "function": function,
             "params_name": f"{prefix}_params", "init": init, "args": args, "locals": local_lines,
             "comment": f"{op.kind} -> {out.cname} {list(out.shape)}",
             "out_macro": out.macro, "out_bytes": out.nbytes,
@@ -132,14 +134,15 @@ def _quant_macros(g: Graph, name: str, prefix: str) -> list[tuple[str, str]]:
     return [(f"{prefix}_SCALE", repr(float(t.quant.s)) + "f"), (f"{prefix}_ZERO_POINT", str(t.quant.zp))]
 
 
-def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: str, target=None) -> dict[str, str]:
+def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: str, target=None,
+             has_dsp: bool = False) -> dict[str, str]:
     """Return {relative path: text}: the model library, the kernels it uses, and the build for
     ``target`` (a ``mcc.targets.Target``; None or host: Makefile + host harness; a board: the
     Cortex-M project of ``mcc.codegen.cortexm``)."""
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise ValueError("one input and one output expected")
     views = _tensor_views(g, plan)
-    calls, arrays, kernels, scratch_macros = _calls(g, plan, records, views)
+    calls, arrays, kernels, scratch_macros = _calls(g, plan, records, views, has_dsp)
     inp, outp = views[g.inputs[0]], views[g.outputs[0]]
     seen_offsets: dict[str, int] = {}
     for n in g.activations():
@@ -177,6 +180,7 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
         from .cortexm import cortexm_files
         files.update(cortexm_files(target.board, {
             "model_name": model_name, "kernels": kernels, "arena_bytes": plan.arena_bytes,
+            "defines": [] if has_dsp else ["MCC_NO_DSP"],
             "weight_bytes": ctx["weight_bytes"], "input_bytes": inp.nbytes, "output_bytes": outp.nbytes}))
         if target.board.emulator == "renode":
             from ..sim.renode import resc_script

@@ -309,30 +309,3 @@ def lower_op(graph: Graph, op: Op):
     if op.kind not in LOWERINGS:
         raise UnsupportedOperatorError(f"no kernel lowering for operator {op.kind}")
     return LOWERINGS[op.kind](graph, op)
-
-
-def _no_scratch(p) -> int:
-    return 0
-
-
-SCRATCH: dict[type, Callable[[object], int]] = {
-    P.ConvParams: _no_scratch,
-    P.DepthwiseConvParams: _no_scratch,
-    P.FullyConnectedParams: _no_scratch,
-    P.PoolParams: _no_scratch,
-    P.AddParams: _no_scratch,
-    P.MulParams: _no_scratch,
-    P.SoftmaxParams: _no_scratch,
-    P.LogisticParams: _no_scratch,
-    P.MeanParams: _no_scratch,
-    P.PadParams: _no_scratch,
-    P.ConcatParams: _no_scratch,
-    P.QuantizeParams: _no_scratch,
-    P.RequantizeParams: _no_scratch,
-    P.DequantizeParams: _no_scratch,
-}
-
-
-def scratch_bytes(params) -> int:
-    """Kernel scratch memory in bytes for one call (0 for every portable kernel so far)."""
-    return SCRATCH[type(params)](params)

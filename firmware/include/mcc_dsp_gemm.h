@@ -1,0 +1,512 @@
+/*
+ * mcc_dsp_gemm.h -- the int8 x int16 matrix kernel shared by the DSP paths of CONV_2D (im2col),
+ * the 1x1 convolution and FULLY_CONNECTED, and the column buffer it reads (internal header).
+ *
+ * Column pair buffer ("cols"): two columns of K int16 values each (two output pixels, or two
+ * batches), every value already (x + input_offset) -- padding taps are 0. The two columns are
+ * interleaved in groups of four so that one 16-byte load feeds eight SMLADs, and within a group
+ * the values are ordered x0 x2 x1 x3, matching what SXTB16 and SXTB16 ROR #8 extract from a
+ * word of four int8 weights (w0 w2 and w1 w3), so the weights need no PKHBT/PKHTB:
+ *
+ *   group g (k = 4g .. 4g+3, for g < K / 4):  cols[8g .. 8g+7] = c0: x0 x2 x1 x3 | c1: x0 x2 x1 x3
+ *   tail (k = K4 .. K-1, K4 = K & ~3):        cols[2*K4 ..]    = c0: x[K4..K-1] | c1: x[K4..K-1]
+ *
+ * The buffer must be 4-byte aligned; its size is 2 * K int16 (4 * K bytes). The kernels put the
+ * per-channel table (mcc_rq_entry, MCC_RQ_ENTRY_BYTES each) right after it.
+ */
+#ifndef MCC_DSP_GEMM_H
+#define MCC_DSP_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcc_dsp.h"
+#include "mcc_nn_internal.h"
+
+#if defined(MCC_HAS_DSP)
+
+/* Where natural index k of column j lives in a column pair buffer of depth K (k4 = K & ~3). */
+static inline int32_t mcc_cols_index(int32_t k4, int32_t tail, int32_t j, int32_t k)
+{
+    if (k < k4) {
+        return ((k & ~3) << 1) + (j << 2) + ((k & 1) << 1) + ((k >> 1) & 1);
+    }
+    return 2 * k4 + j * tail + (k - k4);
+}
+
+/* `groups` whole groups of four: d (a group start inside column j) := src + input_offset, widened
+ * and reordered (two SXTAB16 per group); returns d past the last group written. */
+MCC_INLINE int16_t *mcc_cols_groups(int16_t *d, const int8_t *src, int32_t groups, int32_t off2)
+{
+    for (; groups >= 2; groups -= 2) {
+        const int32_t x0 = mcc_read_s32(src);
+        const int32_t x1 = mcc_read_s32(src + 4);
+        src += 8;
+        mcc_write_s32(d, mcc_sxtab16(off2, x0));
+        mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, x0));
+        mcc_write_s32(d + 8, mcc_sxtab16(off2, x1));
+        mcc_write_s32(d + 10, mcc_sxtab16_ror8(off2, x1));
+        d += 16;
+    }
+    if (groups > 0) {
+        const int32_t x0 = mcc_read_s32(src);
+        mcc_write_s32(d, mcc_sxtab16(off2, x0));
+        mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, x0));
+        d += 8;
+    }
+    return d;
+}
+
+/* `rows` runs of `groups` whole groups each, the runs `stride` bytes apart in src, into
+ * consecutive groups of a column starting at d (a group start): the im2col of an interior pixel.
+ * Per group: LDR, two SXTAB16, STRD. */
+MCC_INLINE void mcc_cols_rows(int16_t *d, const int8_t *src, int32_t rows, int32_t groups,
+                              int32_t stride, int32_t off2)
+{
+#if defined(MCC_DSP_ASM)
+    const int32_t skip = stride - 4 * groups;
+    int32_t n;
+    int32_t r = rows;
+    int32_t x;
+    int32_t a;
+    int32_t b;
+#define MCC_ASM_COPY_GROUP                                                                       \
+    "ldr %[x], [%[src]], #4\n\t"                                                                 \
+    "sxtab16 %[a], %[off2], %[x]\n\t"                                                            \
+    "sxtab16 %[b], %[off2], %[x], ror #8\n\t"                                                    \
+    "strd %[a], %[b], [%[d]], #16\n\t"
+    /* groups >= 1; two groups per iteration, an odd one first (the group code keeps the flags) */
+    __asm__ volatile(
+        "1:\n\t"
+        "lsrs %[n], %[groups], #1\n\t"
+        "bcc 2f\n\t" MCC_ASM_COPY_GROUP
+        "beq 3f\n\t"
+        "2:\n\t" MCC_ASM_COPY_GROUP MCC_ASM_COPY_GROUP
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "add %[src], %[src], %[skip]\n\t"
+        "subs %[r], %[r], #1\n\t"
+        "bne 1b"
+        : [d] "+r"(d), [src] "+r"(src), [r] "+r"(r), [n] "=&r"(n), [x] "=&r"(x), [a] "=&r"(a),
+          [b] "=&r"(b)
+        : [groups] "r"(groups), [skip] "r"(skip), [off2] "r"(off2)
+        : "cc", "memory");
+#undef MCC_ASM_COPY_GROUP
+#else
+    int32_t r;
+    for (r = 0; r < rows; ++r, src += stride) {
+        d = mcc_cols_groups(d, src, groups, off2);
+    }
+#endif
+}
+
+/* Column j, entries k .. k+n-1 := src[0 .. n-1] + input_offset (off2: the offset in both halves). */
+static MCC_NOINLINE void mcc_cols_copy(int16_t *cols, int32_t k4, int32_t tail, int32_t j, int32_t k,
+                                 const int8_t *src, int32_t n, int32_t off, int32_t off2)
+{
+    while (n > 0 && (k & 3) != 0) {
+        cols[mcc_cols_index(k4, tail, j, k)] = (int16_t)(*src++ + off);
+        ++k;
+        --n;
+    }
+    if (k < k4 && n >= 4) {
+        int32_t groups = n >> 2;
+        if (groups > ((k4 - k) >> 2)) {
+            groups = (k4 - k) >> 2;
+        }
+        (void)mcc_cols_groups(cols + 2 * k + 4 * j, src, groups, off2);
+        src += 4 * groups;
+        k += 4 * groups;
+        n -= 4 * groups;
+    }
+    while (n > 0) {
+        cols[mcc_cols_index(k4, tail, j, k)] = (int16_t)(*src++ + off);
+        ++k;
+        --n;
+    }
+}
+
+/* Column j, entries k .. k+n-1 := 0 (taps in the padding). */
+static MCC_NOINLINE void mcc_cols_zero(int16_t *cols, int32_t k4, int32_t tail, int32_t j, int32_t k,
+                                 int32_t n)
+{
+    while (n > 0 && (k & 3) != 0) {
+        cols[mcc_cols_index(k4, tail, j, k)] = 0;
+        ++k;
+        --n;
+    }
+    if (k < k4 && n >= 4) {
+        int16_t *d = cols + 2 * k + 4 * j;
+        int32_t groups = n >> 2;
+        if (groups > ((k4 - k) >> 2)) {
+            groups = (k4 - k) >> 2;
+        }
+        k += 4 * groups;
+        n -= 4 * groups;
+        while (groups-- > 0) {
+            mcc_write_s32(d, 0);
+            mcc_write_s32(d + 2, 0);
+            d += 8;
+        }
+    }
+    while (n > 0) {
+        cols[mcc_cols_index(k4, tail, j, k)] = 0;
+        ++k;
+        --n;
+    }
+}
+
+/* One group of four depth values of the 2 x 2 block: rows w0, w1 times the two columns at c. */
+MCC_INLINE void mcc_dot_2x2_group(const int8_t *w0, const int8_t *w1, const int16_t *c,
+                                     int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11)
+{
+    const int32_t wa = mcc_read_s32(w0);
+    const int32_t wb = mcc_read_s32(w1);
+    const int32_t c0a = mcc_read_s32(c);
+    const int32_t c0b = mcc_read_s32(c + 2);
+    const int32_t c1a = mcc_read_s32(c + 4);
+    const int32_t c1b = mcc_read_s32(c + 6);
+    int32_t we = mcc_sxtb16(wa);
+    int32_t wo = mcc_sxtb16_ror8(wa);
+    *a00 = mcc_smlad(we, c0a, *a00);
+    *a01 = mcc_smlad(we, c1a, *a01);
+    *a00 = mcc_smlad(wo, c0b, *a00);
+    *a01 = mcc_smlad(wo, c1b, *a01);
+    we = mcc_sxtb16(wb);
+    wo = mcc_sxtb16_ror8(wb);
+    *a10 = mcc_smlad(we, c0a, *a10);
+    *a11 = mcc_smlad(we, c1a, *a11);
+    *a10 = mcc_smlad(wo, c0b, *a10);
+    *a11 = mcc_smlad(wo, c1b, *a11);
+}
+
+#if defined(MCC_DSP_ASM)
+/* One group in assembly: 2 LDR, 1 LDM (the four column words), 4 SXTB16, 8 SMLAD. */
+#define MCC_ASM_GROUP_2X2                                                                        \
+    "ldr %[x], [%[w0]], #4\n\t"                                                                  \
+    "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t"                                                \
+    "sxtb16 %[t], %[x]\n\t"                                                                      \
+    "smlad %[a00], %[t], %[ca], %[a00]\n\t"                                                      \
+    "smlad %[a01], %[t], %[cc], %[a01]\n\t"                                                      \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                              \
+    "smlad %[a00], %[x], %[cb], %[a00]\n\t"                                                      \
+    "smlad %[a01], %[x], %[cd], %[a01]\n\t"                                                      \
+    "ldr %[x], [%[w1]], #4\n\t"                                                                  \
+    "sxtb16 %[t], %[x]\n\t"                                                                      \
+    "smlad %[a10], %[t], %[ca], %[a10]\n\t"                                                      \
+    "smlad %[a11], %[t], %[cc], %[a11]\n\t"                                                      \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                              \
+    "smlad %[a10], %[x], %[cb], %[a10]\n\t"                                                      \
+    "smlad %[a11], %[x], %[cd], %[a11]\n\t"
+
+#define MCC_ASM_GROUP_2X2_OPERANDS                                                               \
+    [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w0] "+r"(w0),           \
+        [w1] "+r"(w1), [c] "+r"(c), [x] "=&r"(x), [t] "=&r"(t), [ca] "=&r"(ca), [cb] "=&r"(cb),  \
+        [cc] "=&r"(cc), [cd] "=&r"(cd)
+#endif
+
+/* The 2 x 2 block over `groups` groups of four: a<row><col> += sum w<row>[k] * col<col>[k], one
+ * group per iteration (the general path; the fast path unrolls inside mcc_gemm_pairs_fast). */
+static inline void mcc_dot_2x2_compact(const int8_t *w0, const int8_t *w1, const int16_t *c,
+                                       int32_t groups, int32_t *acc)
+{
+    int32_t a00 = acc[0];
+    int32_t a01 = acc[1];
+    int32_t a10 = acc[2];
+    int32_t a11 = acc[3];
+#if defined(MCC_DSP_ASM)
+    register int32_t ca __asm__("r8");
+    register int32_t cb __asm__("r9");
+    register int32_t cc __asm__("r10");
+    register int32_t cd __asm__("r11");
+    int32_t x;
+    int32_t t;
+    for (; groups > 0; --groups) {
+        __asm__(MCC_ASM_GROUP_2X2 : MCC_ASM_GROUP_2X2_OPERANDS : : "memory");
+    }
+#else
+    for (; groups > 0; --groups) {
+        mcc_dot_2x2_group(w0, w1, c, &a00, &a01, &a10, &a11);
+        w0 += 4;
+        w1 += 4;
+        c += 8;
+    }
+#endif
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Two rows times column 0 of a column pair buffer: a<row> += sum w<row>[k] * col0[k]. */
+MCC_INLINE void mcc_dot_2x1(const int8_t *w0, const int8_t *w1, const int16_t *c, int32_t groups,
+                               int32_t *a0, int32_t *a1)
+{
+    int32_t s0 = *a0;
+    int32_t s1 = *a1;
+    for (; groups > 0; --groups) {
+        const int32_t wa = mcc_read_s32(w0);
+        const int32_t wb = mcc_read_s32(w1);
+        const int32_t ca = mcc_read_s32(c);
+        const int32_t cb = mcc_read_s32(c + 2);
+        w0 += 4;
+        w1 += 4;
+        c += 8;
+        s0 = mcc_smlad(mcc_sxtb16(wa), ca, s0);
+        s1 = mcc_smlad(mcc_sxtb16(wb), ca, s1);
+        s0 = mcc_smlad(mcc_sxtb16_ror8(wa), cb, s0);
+        s1 = mcc_smlad(mcc_sxtb16_ror8(wb), cb, s1);
+    }
+    *a0 = s0;
+    *a1 = s1;
+}
+
+/* Per output channel, prepared once per call in the scratch buffer: the bias and the fast
+ * requantization constants (mcc_rq, output offset folded in). */
+typedef struct {
+    int32_t multiplier; /* the first four in this order: one LDM loads them */
+    uint32_t bias_lo;
+    int32_t bias_hi;
+    int32_t rshift;
+    int32_t bias;
+} mcc_rq_entry;
+
+#define MCC_RQ_ENTRY_BYTES 20
+
+/* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
+ * channel takes the fast requantization (the table is then complete), else 0. */
+static inline int32_t mcc_rq_table(mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
+                                   const int32_t *shift, int32_t qs, int32_t rows,
+                                   int32_t output_offset)
+{
+    int32_t o;
+    for (o = 0; o < rows; ++o) {
+        mcc_rq q;
+        const int32_t m = mult[o * qs];
+        const int32_t s = shift[o * qs];
+        if (!mcc_rq_ok(m, s)) {
+            return 0;
+        }
+        mcc_rq_init(&q, m, s, output_offset);
+        tab[o].bias = bias != NULL ? bias[o] : 0;
+        tab[o].multiplier = q.multiplier;
+        tab[o].bias_lo = q.bias_lo;
+        tab[o].bias_hi = q.bias_hi;
+        tab[o].rshift = q.rshift;
+    }
+    return 1;
+}
+
+MCC_INLINE int32_t mcc_rq_entry_apply(const mcc_rq_entry *e, int32_t acc)
+{
+    return mcc_rq_fast(acc, e->multiplier, e->bias_lo, e->bias_hi, e->rshift);
+}
+
+/*
+ * The fast 2 x 2 path for `pairs` row pairs starting at row 0 of w (depth k, k % 4 == 0, every
+ * channel in the table, no per-column constant): for each pair, accumulators from the biases,
+ * the 2 x 2 block over k, requantization (mcc_rq_fast), SSAT / BFI / bytewise clamp, and one
+ * halfword store per column. On a DSP core the whole loop is one block of assembly (the
+ * accumulators, pointers and requantization constants would not fit the registers C leaves).
+ */
+static inline void mcc_gemm_pairs_fast(const int8_t *w0, const int16_t *cols, int32_t k,
+                                       int32_t pairs, const mcc_rq_entry *tab,
+                                       const mcc_out_stage *os, int8_t *out0, int8_t *out1)
+{
+#if defined(MCC_DSP_ASM)
+    /* Duff entry into the 4-group loop: TBB to the group that leaves a multiple of four. */
+    const int32_t groups = k >> 2;
+    const int32_t entry = groups & 3;
+    const int32_t ostride = (int32_t)(out1 - out0);
+    const int8_t *out_end = out0 + 2 * pairs;
+    const int32_t full = os->full;
+    const int32_t min4 = os->min4;
+    const int32_t max4 = os->max4;
+    const int16_t *end = cols + 8 * groups;
+    register int32_t ca __asm__("r8");
+    register int32_t cb __asm__("r9");
+    register int32_t cc __asm__("r10");
+    register int32_t cd __asm__("r11");
+    int32_t a00;
+    int32_t a01;
+    int32_t a10;
+    int32_t a11;
+    int32_t x;
+    int32_t t;
+    const int8_t *w1;
+    const int16_t *c;
+#define MCC_ASM_RQ(a)                                                                            \
+    "and %[x], %[" #a "], #0x80000000\n\t"                                                       \
+    "subs %[t], %[cb], %[x]\n\t"                                                                 \
+    "sbc %[x], %[cc], #0\n\t"                                                                    \
+    "smlal %[t], %[x], %[" #a "], %[ca]\n\t"                                                     \
+    "asr %[" #a "], %[x], %[cd]\n\t"
+    (void)out1;
+    __asm__ volatile(
+        "0:\n\t"
+        "ldr %[x], %[tab]\n\t"
+        "ldr %[a00], [%[x], #16]\n\t"
+        "ldr %[a10], [%[x], #36]\n\t"
+        "mov %[a01], %[a00]\n\t"
+        "mov %[a11], %[a10]\n\t"
+        "ldr %[x], %[k]\n\t"
+        "add %[w1], %[w0], %[x]\n\t"
+        "ldr %[c], %[cols]\n\t"
+        "ldr %[x], %[entry]\n\t"
+        "tbb [pc, %[x]]\n\t"
+        "6:\n\t"
+        ".byte (1f - 6b) / 2, (4f - 6b) / 2, (3f - 6b) / 2, (2f - 6b) / 2\n\t"
+        ".p2align 1\n\t"
+        "1:\n\t" MCC_ASM_GROUP_2X2
+        "2:\n\t" MCC_ASM_GROUP_2X2
+        "3:\n\t" MCC_ASM_GROUP_2X2
+        "4:\n\t" MCC_ASM_GROUP_2X2
+        "ldr %[x], %[end]\n\t"
+        "cmp %[c], %[x]\n\t"
+        "bne 1b\n\t"
+        "ldr %[c], %[tab]\n\t"
+        "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" MCC_ASM_RQ(a00) MCC_ASM_RQ(a01)
+        "adds %[c], %[c], #4\n\t"
+        "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" MCC_ASM_RQ(a10) MCC_ASM_RQ(a11)
+        "adds %[c], %[c], #4\n\t"
+        "str %[c], %[tab]\n\t"
+        "ssat %[a00], #8, %[a00]\n\t"
+        "ssat %[a10], #8, %[a10]\n\t"
+        "bfi %[a00], %[a10], #8, #8\n\t"
+        "ssat %[a01], #8, %[a01]\n\t"
+        "ssat %[a11], #8, %[a11]\n\t"
+        "bfi %[a01], %[a11], #8, #8\n\t"
+        "ldr %[x], %[full]\n\t"
+        "cmp %[x], #0\n\t"
+        "bne 5f\n\t"
+        "ldr %[t], %[min4]\n\t"
+        "ssub8 %[x], %[a00], %[t]\n\t"
+        "sel %[a00], %[a00], %[t]\n\t"
+        "ssub8 %[x], %[a01], %[t]\n\t"
+        "sel %[a01], %[a01], %[t]\n\t"
+        "ldr %[t], %[max4]\n\t"
+        "ssub8 %[x], %[t], %[a00]\n\t"
+        "sel %[a00], %[a00], %[t]\n\t"
+        "ssub8 %[x], %[t], %[a01]\n\t"
+        "sel %[a01], %[a01], %[t]\n\t"
+        "5:\n\t"
+        "ldr %[x], %[out0]\n\t"
+        "ldr %[t], %[ostride]\n\t"
+        "strh %[a01], [%[x], %[t]]\n\t"
+        "strh %[a00], [%[x]], #2\n\t"
+        "str %[x], %[out0]\n\t"
+        "mov %[w0], %[w1]\n\t"
+        "ldr %[t], %[out_end]\n\t"
+        "cmp %[x], %[t]\n\t"
+        "bne 0b"
+        : [w0] "+r"(w0), [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10),
+          [a11] "=&r"(a11), [w1] "=&r"(w1), [c] "=&r"(c), [x] "=&r"(x), [t] "=&r"(t),
+          [ca] "=&r"(ca), [cb] "=&r"(cb), [cc] "=&r"(cc), [cd] "=&r"(cd), [tab] "+m"(tab),
+          [out0] "+m"(out0)
+        : [cols] "m"(cols), [end] "m"(end), [entry] "m"(entry), [k] "m"(k), [full] "m"(full),
+          [min4] "m"(min4), [max4] "m"(max4), [ostride] "m"(ostride), [out_end] "m"(out_end)
+        : "cc", "memory");
+#undef MCC_ASM_RQ
+#else
+    const int32_t groups = k >> 2;
+    for (; pairs > 0; --pairs, w0 += 2 * k, tab += 2, out0 += 2, out1 += 2) {
+        int32_t acc[4];
+        acc[0] = tab[0].bias;
+        acc[1] = tab[0].bias;
+        acc[2] = tab[1].bias;
+        acc[3] = tab[1].bias;
+        mcc_dot_2x2_compact(w0, w0 + k, cols, groups, acc);
+        mcc_store2_s8(out0, os, mcc_rq_entry_apply(&tab[0], acc[0]),
+                      mcc_rq_entry_apply(&tab[1], acc[2]));
+        mcc_store2_s8(out1, os, mcc_rq_entry_apply(&tab[0], acc[1]),
+                      mcc_rq_entry_apply(&tab[1], acc[3]));
+    }
+#endif
+}
+
+/* Rows o0 .. rows-1 of mcc_dsp_gemm_pair() outside its fast path (depth not a multiple of four,
+ * one column, a per-column constant, requantization outside the fast range, an odd last row):
+ * plain, compact code, kept out of line. */
+static MCC_NOINLINE void mcc_gemm_rows_general(const int8_t *w, const int16_t *cols, int32_t k,
+                                               int32_t o0, int32_t rows, const mcc_rq_entry *tab,
+                                               const int32_t *bias, const int32_t *mult,
+                                               const int32_t *shift, int32_t qs,
+                                               const mcc_out_stage *os, int8_t *out0,
+                                               int8_t *out1, int32_t add0, int32_t add1)
+{
+    const int32_t groups = k >> 2;
+    const int32_t tail = k & 3;
+    const int16_t *ctail = cols + 8 * groups;
+    int32_t o;
+    for (o = o0; o < rows; o += 2, w += 2 * k) {
+        const int32_t nr = o + 1 < rows ? 2 : 1;  /* a lone last row is computed twice */
+        const int8_t *w1 = nr == 2 ? w + k : w;
+        int32_t acc[4];
+        int32_t i;
+        for (i = 0; i < 2; ++i) {
+            const int32_t r = o + (i < nr ? i : 0);
+            const int32_t b = tab != NULL ? tab[r].bias : (bias != NULL ? bias[r] : 0);
+            acc[2 * i] = mcc_wrapping_add(b, add0);
+            acc[2 * i + 1] = mcc_wrapping_add(b, add1);
+        }
+        if (out1 != NULL) {
+            mcc_dot_2x2_compact(w, w1, cols, groups, acc);
+        } else {
+            mcc_dot_2x1(w, w1, cols, groups, &acc[0], &acc[2]);
+        }
+        for (i = 0; i < tail; ++i) {
+            const int32_t x0 = ctail[i];
+            const int32_t x1 = out1 != NULL ? ctail[tail + i] : 0;
+            acc[0] = mcc_wrapping_add(acc[0], w[4 * groups + i] * x0);
+            acc[1] = mcc_wrapping_add(acc[1], w[4 * groups + i] * x1);
+            acc[2] = mcc_wrapping_add(acc[2], w1[4 * groups + i] * x0);
+            acc[3] = mcc_wrapping_add(acc[3], w1[4 * groups + i] * x1);
+        }
+        for (i = 0; i < nr; ++i) {
+            const int32_t r = o + i;
+            int32_t j;
+            for (j = 0; j < (out1 != NULL ? 2 : 1); ++j) {
+                int8_t *dst = (j == 0 ? out0 : out1) + r;
+                const int32_t a = acc[2 * i + j];
+                if (tab != NULL) {
+                    const int32_t v = mcc_rq_entry_apply(&tab[r], a);
+                    *dst = (int8_t)(v < os->act_min ? os->act_min
+                                                    : (v > os->act_max ? os->act_max : v));
+                } else {
+                    *dst = mcc_rq_out_exact(a, mult[r * qs], shift[r * qs], os);
+                }
+            }
+        }
+    }
+}
+
+/*
+ * out0[o] / out1[o] for o in [0, rows): clamp(requantize(bias[o] + add_j + sum_k w[o][k] *
+ * col_j[k]) + output_offset) for the two columns j of `cols` (depth k, weights `filter` row-major
+ * [rows][k] int8; add_j a per-column constant, modulo 2^32). out1 == NULL: column 1 is not
+ * computed (its half of the buffer may hold anything).
+ * tab != NULL: every channel prepared by mcc_rq_table() (fast requantization); tab == NULL: exact
+ * requantization with bias, mult / shift (indexed by o * qs).
+ */
+static inline void mcc_dsp_gemm_pair(const int8_t *filter, const int16_t *cols, int32_t k,
+                                     int32_t rows, const mcc_rq_entry *tab, const int32_t *bias,
+                                     const int32_t *mult, const int32_t *shift, int32_t qs,
+                                     const mcc_out_stage *os, int8_t *out0, int8_t *out1,
+                                     int32_t add0, int32_t add1)
+{
+    int32_t o = 0;
+    if (tab != NULL && out1 != NULL && (k & 3) == 0 && rows >= 2 && add0 == 0 && add1 == 0) {
+        const int32_t pairs = rows >> 1;
+        mcc_gemm_pairs_fast(filter, cols, k, pairs, tab, os, out0, out1);
+        o = 2 * pairs;
+    }
+    if (o < rows) {
+        mcc_gemm_rows_general(filter + (size_t)o * (size_t)k, cols, k, o, rows, tab, bias, mult,
+                              shift, qs, os, out0, out1, add0, add1);
+    }
+}
+
+#endif /* MCC_HAS_DSP */
+
+#endif /* MCC_DSP_GEMM_H */
