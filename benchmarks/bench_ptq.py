@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 METHODS = ("minmax", "ema", "percentile", "kl", "mse")
 console = Console(width=150)
+notes: list[str] = []
 
 
 def fashion(split: str):
@@ -94,7 +95,10 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
              time.perf_counter() - t0)]
     acc_f = rows[0][2]
 
+    outputs = {}
+
     def row(label, probs, seconds):
+        outputs[label] = probs
         pred = probs.argmax(1)
         acc = np.mean(pred == y)
         dp = float(np.mean(np.abs(probs - probs_f).max(axis=1)))
@@ -109,7 +113,8 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
             row(f"mcc {method:10s} {'per-channel' if per_channel else 'per-tensor'}", predict_int8(q, x), t)
     t0 = time.perf_counter()
     q = quantize_model(g, calib, tflite_compat=True, progress=False)
-    row("mcc minmax     per-channel, tflite_compat", predict_int8(q, x), time.perf_counter() - t0)
+    t = time.perf_counter() - t0
+    row("mcc minmax     per-channel, tflite_compat", predict_int8(q, x), t)
     for per_channel in (False, True):
         t0 = time.perf_counter()
         tg = tflite_ptq(model, calib, per_channel, tmp / f"{name}-{per_channel}.tflite")
@@ -117,6 +122,12 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
         row(f"TFLite converter {'per-channel' if per_channel else 'per-tensor'}", predict_int8(tg, x), t)
     for label, path in extra.items():
         row(label, predict_int8(load_tflite(path), x), 0.0)
+    for kind in ("per-tensor", "per-channel"):
+        mine = outputs[f"mcc {'minmax':10s} {kind}"]
+        peer = outputs[f"TFLite converter {kind}"]
+        same = np.mean(np.all(mine == peer, axis=1))
+        notes.append(f"{name}: mcc minmax {kind} vs TFLite converter {kind}: identical outputs on "
+                     f"{100 * same:.2f} % of inputs, same top-1 on {100 * np.mean(mine.argmax(1) == peer.argmax(1)):.2f} %")
     return rows
 
 
@@ -150,6 +161,8 @@ def main():
         t.add_row(name, label, f"{100 * acc:.2f} %", "" if delta is None else f"{100 * delta:+.2f} pp",
                   f"{100 * agree:.2f} %", f"{dp:.4f}", f"{secs:.1f} s")
     console.print(t)
+    for n in notes:
+        console.print(n)
 
 
 if __name__ == "__main__":

@@ -163,9 +163,9 @@ def pool_case(rng):
     return p, (_s8(rng, (n, h, w, c)),)
 
 
-def _broadcast_shapes(rng):
+def _broadcast_shapes(rng, min_dim=1, max_dim=5):
     """Two input shapes (ranks 0..4, dims equal to the output's or 1) and the BroadcastShape."""
-    out = tuple(int(v) for v in rng.integers(1, 6, 4))
+    out = tuple(int(v) for v in rng.integers(min_dim, max_dim + 1, 4))
     shapes = []
     for _ in range(2):
         rank = int(rng.integers(0, 5))
@@ -182,8 +182,8 @@ def _broadcast_shapes(rng):
     return shapes, P.BroadcastShape(out4, strides(shapes[0]), strides(shapes[1]))
 
 
-def add_case(rng):
-    (s1, s2), shape = _broadcast_shapes(rng)
+def add_case(rng, min_dim=1, max_dim=5):
+    (s1, s2), shape = _broadcast_shapes(rng, min_dim, max_dim)
     sa, sb, so = _loguniform(rng, 1e-3, 0.5, 3)
     left_shift = 20
     twice_max = 2 * max(sa, sb)
@@ -340,6 +340,20 @@ def test_kernel_matches_reference(name):
     for seed in SEEDS:
         p, args = make(_rng(name, seed))
         _same(c_fn(p, *args), ref_fn(p, *args), f"{name} seed {seed}: {p}")
+
+
+def test_add_large_tensors_table_path():
+    """ADD tabulates the rescaled inputs from 1024 output elements on: same results, with broadcasting."""
+    hits = 0
+    for seed in range(300):
+        p, args = add_case(_rng("add-large", seed), min_dim=4, max_dim=12)
+        if int(np.prod(p.shape.out_dims)) < 1024:
+            continue
+        hits += 1
+        _same(ck.add_s8(p, *args), ref.add_s8(p, *args), f"large add seed {seed}: {p.shape}")
+        if hits == 12:
+            break
+    assert hits == 12
 
 
 def test_larger_conv_and_depthwise():
