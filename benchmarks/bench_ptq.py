@@ -33,9 +33,9 @@ from rich.table import Table  # noqa: E402
 
 from mcc.frontend import load_tflite  # noqa: E402
 from mcc.frontend.keras import load_keras, read_model  # noqa: E402
-from mcc.passes.rebatch import rebatch  # noqa: E402
 from mcc.quantize_api import quantize_model  # noqa: E402
-from mcc.reference import float_interp, interp  # noqa: E402
+from mcc.evaluate import predict_int8  # noqa: E402
+from mcc.reference import float_interp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -48,22 +48,6 @@ def fashion(split: str):
     img = np.frombuffer(gzip.open(FASHION_DIR / f"{split}-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
     lab = np.frombuffer(gzip.open(FASHION_DIR / f"{split}-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
     return img.reshape(-1, 28, 28, 1).astype(np.float32), lab.astype(np.int64)
-
-
-def predict_int8(g, x: np.ndarray, chunk: int = 500) -> np.ndarray:
-    """Output probabilities (float) of an int8 graph over ``x``."""
-    out = []
-    for i in range(0, len(x), chunk):
-        xb = x[i:i + chunk]
-        if g.tensors[g.inputs[0]].dtype == "int8":
-            q = g.tensors[g.inputs[0]].quant
-            xb = np.clip(np.round(xb / q.s) + q.zp, -128, 127).astype(np.int8)
-        out.append(interp.run(rebatch(g, len(xb)), [xb])[0])
-    y = np.concatenate(out).reshape(len(x), -1)
-    t = g.tensors[g.outputs[0]]
-    if t.dtype == "int8":
-        y = t.quant.s * (y.astype(np.float32) - t.quant.zp)
-    return y
 
 
 def tflite_ptq(model, calib: np.ndarray, per_channel: bool, path: Path):

@@ -139,6 +139,51 @@ def _profile_table(outdir, prof):
     console.print(t)
 
 
+@main.command("quantize")
+@click.argument("model", type=click.Path())
+@click.option("--calib", type=click.Path(), required=True,
+              help="Representative inputs: .npy (N, *input_shape) or .npz with array x.")
+@click.option("--method", type=click.Choice(CALIBRATION_METHODS), default="minmax", show_default=True)
+@click.option("--per-tensor", is_flag=True, help="One weight scale per tensor (default: per channel).")
+@click.option("--symmetric", is_flag=True, help="Symmetric activations (zero point 0).")
+@click.option("--io", type=click.Choice(["float", "int8"]), default="float", show_default=True)
+@click.option("--eval", "eval_path", type=click.Path(), default=None,
+              help="Labelled data .npz (x, y): top-1 of the float model and of the quantized one.")
+@_user_errors
+def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path):
+    """Quantize a Keras MODEL (post-training static) and show every activation's range, scale and
+    zero point; with --eval, the accuracy before and after. `mcc compile` takes the same options."""
+    from .evaluate import predict_float, predict_int8, top1
+    from .frontend.keras import load_keras
+    from .quantize_api import quantize_model
+
+    if not api.is_keras(model):
+        raise MccError(f"{model}: `mcc quantize` takes a float Keras model (.keras, .h5, SavedModel); "
+                       "an int8 .tflite is already quantized")
+    g = load_keras(model)
+    q, ranges = quantize_model(g, calib, method=method, per_channel=not per_tensor, symmetric=symmetric,
+                               io=io, return_ranges=True)
+    t = Table(title=f"{model}: {method} calibration, {'per-tensor' if per_tensor else 'per-channel'} weights")
+    for c in ("tensor", "min", "max", "scale", "zero point"):
+        t.add_column(c, justify="left" if c == "tensor" else "right")
+    for name in q.activations():
+        tq = q.tensors[name].quant
+        if tq is None or len(tq.scale) != 1:
+            continue
+        lo, hi = tq.s * (-128 - tq.zp), tq.s * (127 - tq.zp)
+        t.add_row(name[:60], f"{lo:.5g}", f"{hi:.5g}", f"{tq.s:.6g}", str(tq.zp))
+    console.print(t)
+    if eval_path:
+        with np.load(eval_path, allow_pickle=False) as d:
+            if "x" not in d.files or "y" not in d.files:
+                raise InputDataError(f"{eval_path}: --eval needs an .npz with arrays x and y")
+            x, y = d["x"].astype(np.float32), d["y"]
+        x = x.reshape((len(x),) + tuple(g.tensors[g.inputs[0]].shape[1:]))
+        acc_f, acc_q = top1(predict_float(g, x), y), top1(predict_int8(q, x), y)
+        console.print(f"top-1 on {len(x)} labelled inputs: float {100 * acc_f:.2f} %, int8 {100 * acc_q:.2f} % "
+                      f"({100 * (acc_q - acc_f):+.2f} pp)")
+
+
 @main.command("size")
 @click.argument("outdir", type=click.Path())
 @_user_errors

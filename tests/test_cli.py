@@ -121,3 +121,30 @@ def test_entry_point_help():
     assert out.returncode == 0
     for cmd in ("compile", "run", "analyze", "validate"):
         assert cmd in out.stdout
+
+
+@pytest.mark.slow
+def test_quantize_and_compile_keras_model(tmp_path):
+    from conftest import ROOT
+    d = np.load(ROOT / "examples/mlperf_tiny/sww/labelled_windows.npz")
+    np.save(tmp_path / "calib.npy", d["specs"].astype(np.float32))
+    np.savez(tmp_path / "eval.npz", x=d["specs"].astype(np.float32), y=d["labels"])
+    h5 = ROOT / "examples/mlperf_tiny/sww/sww_dscnn.h5"
+    r = _invoke("quantize", h5, "--calib", tmp_path / "calib.npy", "--eval", tmp_path / "eval.npz")
+    assert r.exit_code == 0, r.output
+    assert "top-1 on 45 labelled inputs: float 91.11 %, int8 91.11 %" in r.output
+    r = _invoke("compile", h5, "-o", tmp_path / "out")
+    assert r.exit_code == 2 and "--calib" in r.output
+    r = _invoke("compile", h5, "--calib", tmp_path / "calib.npy", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    np.save(tmp_path / "x.npy", d["specs"][:3].astype(np.float32).reshape(3, 1, 30, 1, 40))
+    r = _invoke("run", tmp_path / "out", "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    assert r.exit_code == 0, r.output
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.float32 and y.shape == (3, 1, 3)  # float in, float out by default
+
+
+def test_quantize_refuses_tflite(tmp_path):
+    np.save(tmp_path / "c.npy", np.zeros((2, 30, 1, 40), np.float32))
+    r = _invoke("quantize", MLPERF["sww"], "--calib", tmp_path / "c.npy")
+    assert r.exit_code == 2 and "already quantized" in r.output
