@@ -174,14 +174,60 @@ def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path):
         t.add_row(name[:60], f"{lo:.5g}", f"{hi:.5g}", f"{tq.s:.6g}", str(tq.zp))
     console.print(t)
     if eval_path:
-        with np.load(eval_path, allow_pickle=False) as d:
-            if "x" not in d.files or "y" not in d.files:
-                raise InputDataError(f"{eval_path}: --eval needs an .npz with arrays x and y")
-            x, y = d["x"].astype(np.float32), d["y"]
+        x, y = _labelled(eval_path)
         x = x.reshape((len(x),) + tuple(g.tensors[g.inputs[0]].shape[1:]))
         acc_f, acc_q = top1(predict_float(g, x), y), top1(predict_int8(q, x), y)
         console.print(f"top-1 on {len(x)} labelled inputs: float {100 * acc_f:.2f} %, int8 {100 * acc_q:.2f} % "
                       f"({100 * (acc_q - acc_f):+.2f} pp)")
+
+
+@main.command("qat")
+@click.argument("model", type=click.Path())
+@click.option("--train", "train_path", type=click.Path(), required=True, help="Training data .npz with arrays x and y.")
+@click.option("--epochs", default=1, show_default=True)
+@click.option("--bits", type=click.IntRange(2, 8), default=8, show_default=True, help="Weight bits (2..8).")
+@click.option("--lr", "learning_rate", default=5e-4, show_default=True)
+@click.option("--eval", "eval_path", type=click.Path(), default=None, help="Labelled data .npz (x, y) to report top-1.")
+@click.option("--io", type=click.Choice(["float", "int8"]), default="float", show_default=True)
+@click.option("-t", "--target", default="host", show_default=True)
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="Output directory of the compiled C.")
+@click.option("--force", is_flag=True)
+@_user_errors
+def qat_cmd(model, train_path, epochs, bits, learning_rate, eval_path, io, target, outdir, force):
+    """Quantization-aware training of a Keras MODEL (fake-quantized weights with a straight-through
+    estimator, EMA activation ranges), then export and compile the result like `mcc compile`."""
+    from .evaluate import predict_float, predict_int8, top1
+    from .frontend.keras import load_keras
+    from .optimize.qat import export, fine_tune, qat_model
+
+    if not api.is_keras(model):
+        raise MccError(f"{model}: `mcc qat` trains a float Keras model (.keras, .h5, SavedModel)")
+    x, y = _labelled(train_path)
+    g_float = load_keras(model)
+    x = x.reshape((len(x),) + tuple(g_float.tensors[g_float.inputs[0]].shape[1:]))
+    qat = qat_model(g_float, bits=bits)
+    fine_tune(qat, x, y, epochs=epochs, learning_rate=learning_rate)
+    g = export(qat, io=io)
+    r = api.compile_graph(g, outdir, CompileOptions(target=target, force=force), f"{model} (QAT {bits}-bit)")
+    console.print(f"mcc: QAT {bits}-bit, {epochs} epoch(s) on {len(x)} examples; wrote {r.outdir}")
+    if eval_path:
+        xe, ye = _labelled(eval_path)
+        xe = xe.reshape((len(xe),) + tuple(g_float.tensors[g_float.inputs[0]].shape[1:]))
+        console.print(f"top-1 on {len(xe)} labelled inputs: float {100 * top1(predict_float(g_float, xe), ye):.2f} %, "
+                      f"QAT int8 ({bits}-bit weights) {100 * top1(predict_int8(g, xe), ye):.2f} %")
+    _memory_table(r.weight_bytes, r.plan.arena_bytes, r.plan.lower_bound)
+
+
+def _labelled(path: str):
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            if "x" not in d.files or "y" not in d.files:
+                raise InputDataError(f"{path}: needs an .npz with arrays x and y (found: {', '.join(d.files)})")
+            return d["x"].astype(np.float32), d["y"]
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise InputDataError(f"{path}: not a readable .npz ({e})") from None
 
 
 @main.command("size")

@@ -148,3 +148,21 @@ def test_quantize_refuses_tflite(tmp_path):
     np.save(tmp_path / "c.npy", np.zeros((2, 30, 1, 40), np.float32))
     r = _invoke("quantize", MLPERF["sww"], "--calib", tmp_path / "c.npy")
     assert r.exit_code == 2 and "already quantized" in r.output
+
+
+@pytest.mark.slow
+def test_qat_command_trains_exports_and_compiles(tmp_path):
+    from conftest import ROOT
+    from make_fashion_cnn import load_fashion_mnist
+    x, y = load_fashion_mnist("train")
+    xt, yt = load_fashion_mnist("t10k")
+    np.savez(tmp_path / "train.npz", x=x[:1000], y=y[:1000])
+    np.savez(tmp_path / "test.npz", x=xt[:500], y=yt[:500])
+    r = _invoke("qat", ROOT / "tests/data/fashion_cnn.keras", "--train", tmp_path / "train.npz", "--bits", "4",
+                "--eval", tmp_path / "test.npz", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "QAT int8 (4-bit weights)" in r.output
+    xs = xt[:4].reshape(4, 1, 28, 28, 1).astype(np.float32)
+    np.save(tmp_path / "x.npy", xs)
+    assert _invoke("run", tmp_path / "out", "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy").exit_code == 0
+    assert np.load(tmp_path / "y.npy").shape == (4, 1, 10)

@@ -1,0 +1,374 @@
+"""Quantization-aware training (QAT) on Keras 3, exported to mcc's int8 IR.
+
+    from mcc.optimize import qat_model, fine_tune, export
+
+    qat = qat_model(model, bits=8)           # a new Keras model; ``model`` is not modified
+    fine_tune(qat, x_train, y_train, epochs=1)
+    g = export(qat)                          # verified int8 IR graph, ready for lowering
+
+How it works
+------------
+The QAT model is built from mcc's *float IR* of the user's model (``load_keras``: BatchNorm
+folded into the convolutions, activations fused, Rescaling kept as MUL/ADD), not by cloning Keras
+layers. Its ``call`` runs the IR ops with ``keras.ops`` on trainable copies of the IR weights, so
+every tensor mcc quantizes gets a fake-quantization node at exactly the place the int8 kernels
+round (after the fused activation; SeparableConv2D's inner depthwise output too), and the learned
+ranges are keyed by the IR tensor names that ``mcc.passes.quantize.quantize`` expects.
+
+- Weights of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: symmetric per output channel,
+  integer range +-(2^(bits-1)-1), scale max|w| / (2^(bits-1)-1); straight-through estimator
+  ``w + stop_gradient(q(w) - w)``. Biases stay float (int32 at export).
+- Activations (every op output and the graph input): asymmetric int8 with TFLite's parameters
+  (``mcc.quant.params.activation_params``) from a min/max tracked by an exponential moving
+  average during training (initialized from a min/max calibration on the first batches of the
+  training data). Tensors that mcc makes share parameters (max/avg pool, reshape, pad,
+  concatenation groups) use the union of their ranges, as ``quantize`` does. SOFTMAX / LOGISTIC
+  outputs use the fixed scale 1/256, zero point -128.
+- BatchNorm: folded before QAT (with the model's moving statistics), i.e. the statistics are
+  frozen from the start; there is no ``freeze_bn_epoch`` phase.
+- Export: the float IR with the trained weights, the EMA ranges through ``quantize``; the weight
+  tensors are then replaced by the QAT integers and scales (for bits < 8 they hold values in
+  +-(2^(bits-1)-1), stored as int8) and the int32 biases recomputed at input x weight scale.
+
+Limits: one input, one output (as mcc); the QAT model is a subclassed keras.Model (save it with
+``save_weights``, not ``model.save``); Dropout is gone (the IR has none).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+from ..errors import MccError, UnsupportedOperatorError  # noqa: E402
+from ..ir import Graph, QuantParams, Tensor, verify  # noqa: E402
+from ..quant import params as Q  # noqa: E402
+
+LINEAR = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+FIXED = ("SOFTMAX", "LOGISTIC")
+WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+SUPPORTED = LINEAR + FIXED + ("ADD", "MUL", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "PAD",
+                              "CONCATENATION", "RESHAPE")
+
+
+def _qmax(bits: int) -> int:
+    return (1 << (bits - 1)) - 1
+
+
+def _reduce_axes(kind: str, ndim: int) -> tuple[int, ...]:
+    axis = WEIGHT_AXIS[kind]
+    return tuple(a for a in range(ndim) if a != axis)
+
+
+# ----------------------------------------------------------------------------- fake quantization
+def fake_quant_weights(w, kind: str, bits: int):
+    """Per-output-channel symmetric fake quantization with a straight-through gradient."""
+    qmax = float(_qmax(bits))
+    m = ops.max(ops.abs(w), axis=_reduce_axes(kind, len(w.shape)), keepdims=True)
+    s = ops.maximum(m, Q.NEAR_ZERO / 2) / qmax
+    q = ops.clip(ops.round(w / s), -qmax, qmax) * s
+    return w + ops.stop_gradient(q - w)
+
+
+def fake_quant_act(x, lo, hi):
+    """int8 asymmetric fake quantization over [lo, hi] (TFLite parameters), straight-through."""
+    lo = ops.minimum(lo, 0.0)
+    hi = ops.maximum(hi, 0.0)
+    hi = ops.maximum(hi, lo + Q.NEAR_ZERO)
+    s = (hi - lo) / 255.0
+    zp = ops.clip(ops.round(-128.0 - lo / s), -128.0, 127.0)
+    q = ops.clip(ops.round(x / s) + zp, -128.0, 127.0)
+    y = (q - zp) * s
+    return x + ops.stop_gradient(y - x)
+
+
+def quantize_weights_np(w: np.ndarray, kind: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(integer values in +-(2^(bits-1)-1), float32 per-channel scales) of IR-layout weights."""
+    axis = WEIGHT_AXIS[kind]
+    a = np.moveaxis(np.abs(w.astype(np.float64)), axis, 0).reshape(w.shape[axis], -1).max(axis=1)
+    scales = np.array([float(np.float32(v)) for v in np.maximum(a, Q.NEAR_ZERO / 2) / _qmax(bits)])
+    shape = [1] * w.ndim
+    shape[axis] = scales.size
+    k = np.clip(Q.round_half_away(w.astype(np.float64) / scales.reshape(shape)), -_qmax(bits), _qmax(bits))
+    return k.astype(np.int8), scales
+
+
+def _activation(x, act: str):
+    if act == "NONE":
+        return x
+    if act == "RELU":
+        return ops.relu(x)
+    if act == "RELU6":
+        return ops.clip(x, 0.0, 6.0)
+    if act == "RELU_N1_TO_1":
+        return ops.clip(x, -1.0, 1.0)
+    raise UnsupportedOperatorError(f"unknown fused activation {act}")
+
+
+def _groups(g: Graph) -> dict[str, list[str]]:
+    from ..passes.quantize import _groups as groups
+    return groups(g)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+
+
+# ----------------------------------------------------------------------------- the QAT model
+class QATModel(keras.Model):
+    """The float IR graph run with keras.ops, weights and activations fake-quantized."""
+
+    def __init__(self, graph: Graph, bits: int = 8, ema_decay: float = 0.99, **kwargs):
+        super().__init__(**kwargs)
+        if not 2 <= bits <= 8:
+            raise MccError(f"bits must be in 2..8, got {bits}")
+        for op in graph.ops:
+            if op.kind not in SUPPORTED:
+                raise UnsupportedOperatorError(f"QAT does not support {op.kind} ({op.name})")
+        self.graph = graph
+        self.bits = bits
+        self.ema_decay = ema_decay
+        self.groups = _groups(graph)
+        self.fixed = {op.outputs[0] for op in graph.ops if op.kind in FIXED}
+        self.w: dict[str, keras.Variable] = {}
+        self.b: dict[str, keras.Variable] = {}
+        for i, op in enumerate(graph.ops):
+            if op.kind not in LINEAR:
+                continue
+            w = graph.tensors[op.inputs[1]].data
+            n_out = w.shape[WEIGHT_AXIS[op.kind]]
+            bias = graph.tensors[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] is not None \
+                else np.zeros(n_out, np.float32)
+            self.w[op.outputs[0]] = self.add_weight(shape=w.shape, name=f"w{i}_{_safe(op.name)}",
+                                                    initializer=keras.initializers.Constant(w))
+            self.b[op.outputs[0]] = self.add_weight(shape=bias.shape, name=f"b{i}_{_safe(op.name)}",
+                                                    initializer=keras.initializers.Constant(bias))
+        self.lo: dict[str, keras.Variable] = {}
+        self.hi: dict[str, keras.Variable] = {}
+        for n in graph.activations():
+            if n in self.fixed:
+                continue
+            self.lo[n] = self.add_weight(shape=(), name=f"min_{_safe(n)}", trainable=False,
+                                         initializer="zeros")
+            self.hi[n] = self.add_weight(shape=(), name=f"max_{_safe(n)}", trainable=False,
+                                         initializer="ones")
+        self.initialized = self.add_weight(shape=(), name="ranges_initialized", trainable=False,
+                                           initializer="zeros")
+        self.tracked_names = list(self.lo)
+
+    # ---- ranges
+    def init_ranges(self, x: np.ndarray, max_samples: int = 512) -> None:
+        """Set the EMA ranges to a min/max calibration of the *current* float weights on ``x``."""
+        from ..passes.calibrate import calibrate
+        ranges = calibrate(self.float_graph(quantized_weights=True), np.asarray(x[:max_samples], np.float32),
+                           "minmax", progress=False)
+        for n in self.lo:
+            self.lo[n].assign(float(ranges[n][0]))
+            self.hi[n].assign(float(ranges[n][1]))
+        self.initialized.assign(1.0)
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """The learned range of every tracked activation tensor, keyed by IR tensor name."""
+        out = {n: (float(self.lo[n].numpy()), float(self.hi[n].numpy())) for n in self.lo}
+        for n in self.fixed:
+            out[n] = (0.0, 255.0 / 256)
+        return out
+
+    def _fq(self, name: str, x, training: bool):
+        if name in self.fixed:
+            return fake_quant_act(x, 0.0, 255.0 / 256)
+        if training:
+            d = self.ema_decay
+            axes = tuple(range(len(x.shape)))
+            bmin, bmax = ops.stop_gradient(ops.min(x, axis=axes)), ops.stop_gradient(ops.max(x, axis=axes))
+            self.lo[name].assign(d * self.lo[name] + (1 - d) * bmin)
+            self.hi[name].assign(d * self.hi[name] + (1 - d) * bmax)
+        members = [m for m in self.groups[name] if m in self.lo]
+        lo, hi = self.lo[members[0]], self.hi[members[0]]
+        for m in members[1:]:
+            lo, hi = ops.minimum(lo, self.lo[m]), ops.maximum(hi, self.hi[m])
+        return fake_quant_act(x, lo, hi)
+
+    # ---- forward
+    def _const(self, name: str):
+        return ops.convert_to_tensor(self.graph.tensors[name].data)
+
+    def _run_op(self, op, args):
+        k, a = op.kind, op.attrs
+        if k in LINEAR:
+            wq = fake_quant_weights(self.w[op.outputs[0]], k, self.bits)
+            b = self.b[op.outputs[0]]
+            if k == "CONV_2D":  # OHWI -> HWIO
+                y = ops.conv(args[0], ops.transpose(wq, (1, 2, 3, 0)), strides=a.stride,
+                             padding=a.padding.lower(), dilation_rate=a.dilation)
+            elif k == "DEPTHWISE_CONV_2D":  # 1HWC (C = in * dm) -> (H, W, in, dm)
+                _, h, w, c = wq.shape
+                dm = a.depth_multiplier
+                y = ops.depthwise_conv(args[0], ops.reshape(wq, (h, w, c // dm, dm)), strides=a.stride,
+                                       padding=a.padding.lower(), dilation_rate=a.dilation)
+            else:
+                y = ops.matmul(ops.reshape(args[0], (-1, wq.shape[1])), ops.transpose(wq))
+            return y + b
+        if k == "ADD":
+            return args[0] + args[1]
+        if k == "MUL":
+            return args[0] * args[1]
+        if k == "MAX_POOL_2D":
+            return ops.max_pool(args[0], a.filter, a.stride, a.padding.lower())
+        if k == "AVERAGE_POOL_2D":
+            return ops.average_pool(args[0], a.filter, a.stride, a.padding.lower())
+        if k == "MEAN":
+            return ops.mean(args[0], axis=tuple(a.axes), keepdims=a.keep_dims)
+        if k == "PAD":
+            return ops.pad(args[0], a.paddings)
+        if k == "CONCATENATION":
+            return ops.concatenate(args, axis=a.axis)
+        if k == "RESHAPE":
+            return args[0]
+        if k == "SOFTMAX":
+            return ops.softmax(args[0] * a.beta, axis=-1)
+        if k == "LOGISTIC":
+            return ops.sigmoid(args[0])
+        raise UnsupportedOperatorError(f"QAT does not support {k}")
+
+    def call(self, x, training=False):
+        return self._forward(x, training)
+
+    def _forward(self, x, training=False, capture: dict | None = None):
+        g = self.graph
+        x = ops.cast(x, "float32")
+        env = {g.inputs[0]: self._fq(g.inputs[0], x, training)}
+        for op in g.ops:
+            args = []
+            for n in op.inputs:
+                if n is None:
+                    continue
+                if n in env:
+                    args.append(env[n])
+                elif op.kind not in LINEAR:
+                    args.append(self._const(n))
+            y = self._run_op(op, args)
+            y = _activation(y, getattr(op.attrs, "activation", "NONE"))
+            out = g.tensors[op.outputs[0]]
+            y = ops.reshape(y, (-1,) + tuple(out.shape[1:]))
+            env[op.outputs[0]] = self._fq(op.outputs[0], y, training)
+        if capture is not None:
+            capture.update(env)
+        return env[g.outputs[0]]
+
+    def tensors(self, x) -> dict[str, np.ndarray]:
+        """Every fake-quantized activation of the inference forward pass on ``x``, by IR tensor name
+        (compare with ``mcc.reference.interp.run(..., keep_all=True)`` of the exported graph)."""
+        env: dict = {}
+        self._forward(ops.convert_to_tensor(np.asarray(x, np.float32)), False, env)
+        return {n: np.asarray(ops.convert_to_numpy(v)) for n, v in env.items()}
+
+    # ---- float views
+    def float_graph(self, quantized_weights: bool = True) -> Graph:
+        """The float IR with the current weights (fake-quantized, i.e. already rounded, by default)."""
+        g = self.graph
+        tensors = dict(g.tensors)
+        for op in g.ops:
+            if op.kind not in LINEAR:
+                continue
+            w = np.asarray(self.w[op.outputs[0]].numpy(), np.float32)
+            if quantized_weights:
+                k, s = quantize_weights_np(w, op.kind, self.bits)
+                shape = [1] * w.ndim
+                shape[WEIGHT_AXIS[op.kind]] = s.size
+                w = (k.astype(np.float64) * s.reshape(shape)).astype(np.float32)
+            t = g.tensors[op.inputs[1]]
+            tensors[t.name] = Tensor(t.name, t.shape, "float32", None, w)
+            b = np.asarray(self.b[op.outputs[0]].numpy(), np.float32)
+            if len(op.inputs) > 2 and op.inputs[2] is not None:
+                tb = g.tensors[op.inputs[2]]
+                tensors[tb.name] = Tensor(tb.name, tb.shape, "float32", None, b)
+            elif np.any(b != 0):  # a bias learned where the model had none
+                name = f"{op.outputs[0]}_bias"
+                tensors[name] = Tensor(name, b.shape, "float32", None, b)
+        ops_ = []
+        for op in g.ops:
+            if op.kind in LINEAR and (len(op.inputs) < 3 or op.inputs[2] is None) \
+                    and f"{op.outputs[0]}_bias" in tensors:
+                op = type(op)(op.kind, (op.inputs[0], op.inputs[1], f"{op.outputs[0]}_bias"), op.outputs,
+                              op.attrs, name=op.name)
+            ops_.append(op)
+        return verify(Graph(tensors, tuple(ops_), g.inputs, g.outputs, dict(g.meta, qat_bits=self.bits)))
+
+
+# ----------------------------------------------------------------------------- public API
+def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
+              calib_samples: int = 512) -> QATModel:
+    """A new QAT Keras model for ``model`` (a keras.Model, a .keras/.h5 path or a float IR Graph).
+
+    ``calib_data`` (array (N, *input shape)), if given, initializes the activation ranges with a
+    min/max calibration on its first ``calib_samples`` samples; otherwise ``fine_tune`` does it on
+    the training data (before either, every range is [0, 1]).
+    The user's model is never modified (``load_keras`` copies its weights; BatchNorm is folded
+    with its moving statistics). ``bits`` (2..8) is the weight precision; activations are 8-bit.
+    """
+    if isinstance(model, Graph):
+        from ..passes.pipeline import run_float_passes
+        g = run_float_passes(model)
+    else:
+        from ..frontend.keras import load_keras
+        g = load_keras(model)
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise MccError("QAT supports models with one input and one output")
+    name = f"qat{bits}_{_safe(str(g.meta.get('source', 'model')))}"
+    qat = QATModel(g, bits=bits, ema_decay=ema_decay, name=name)
+    shape = g.tensors[g.inputs[0]].shape
+    qat(np.zeros((1,) + tuple(shape[1:]), np.float32))  # build
+    if calib_data is not None:
+        qat.init_ranges(np.asarray(calib_data, np.float32), calib_samples)
+    return qat
+
+
+def fine_tune(qat: QATModel, x, y, epochs: int = 1, batch_size: int = 64, learning_rate: float = 5e-4,
+              loss="sparse_categorical_crossentropy", metrics=("accuracy",), validation_data=None,
+              verbose="auto", init_samples: int = 512):
+    """Train ``qat`` with ``fit`` (Keras progress bar; ``verbose=0`` for none). Returns the History.
+
+    The activation ranges start from a min/max calibration on ``x[:init_samples]`` (once) and
+    follow an EMA of the batch min/max while training.
+    """
+    x = np.asarray(x, np.float32)
+    if float(qat.initialized.numpy()) == 0.0:
+        qat.init_ranges(x, init_samples)
+    qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics or []))
+    return qat.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
+                   verbose=verbose)
+
+
+def export(qat: QATModel, io: str = "float", fold_input_rescale: bool = True) -> Graph:
+    """The int8 IR graph of a trained QAT model (verified; lower/compile it like any PTQ graph)."""
+    from ..passes.quantize import quantize
+
+    fg = qat.float_graph(quantized_weights=True)
+    q = quantize(fg, qat.ranges(), per_channel=True, io=io, fold_input_rescale=fold_input_rescale)
+    # Replace the weights by the QAT integers and scales (bits < 8: values in +-(2^(bits-1)-1)).
+    lin_f = [op for op in qat.graph.ops if op.kind in LINEAR]
+    lin_q = [op for op in q.ops if op.kind in LINEAR]
+    if len(lin_f) != len(lin_q):  # cannot happen: quantize keeps every linear op
+        raise RuntimeError("export: linear ops do not match")
+    tensors = dict(q.tensors)
+    for fop, qop in zip(lin_f, lin_q):
+        w = np.asarray(qat.w[fop.outputs[0]].numpy(), np.float32)
+        k, s = quantize_weights_np(w, fop.kind, qat.bits)
+        axis = WEIGHT_AXIS[fop.kind]
+        wt = q.tensors[qop.inputs[1]]
+        tensors[wt.name] = Tensor(wt.name, wt.shape, "int8", Q.weight_params(s, axis), k)
+        if len(qop.inputs) > 2 and qop.inputs[2] is not None:
+            bt = q.tensors[qop.inputs[2]]
+            s_in = q.tensors[qop.inputs[0]].quant.s
+            bs = Q.bias_scales(s_in, s)
+            fb = np.asarray(qat.b[fop.outputs[0]].numpy(), np.float32)
+            bq = QuantParams(tuple(float(v) for v in bs), (0,) * len(bs), 0 if len(bs) > 1 else None)
+            tensors[bt.name] = Tensor(bt.name, bt.shape, "int32", bq, Q.quantize_bias(fb, bs))
+    meta = dict(q.meta, qat={"weight_bits": qat.bits, "activation_bits": 8, "ema_decay": qat.ema_decay})
+    return verify(Graph(tensors, q.ops, q.inputs, q.outputs, meta))
