@@ -118,3 +118,22 @@ def test_renode_board_gets_a_script_and_an_honest_message(tmp_path):
     np.save(tmp_path / "in.npy", np.zeros((1, 1, 30, 1, 40), np.int8))
     r = _invoke("run", out, "-i", tmp_path / "in.npy", "-o", tmp_path / "o.npy")
     assert r.exit_code == 2 and "Renode is not installed" in r.output
+
+
+@pytest.mark.slow
+def test_keras_model_on_qemu_equals_host(tmp_path):
+    """A Keras model quantized by mcc (float I/O, quantized in C) gives the same outputs on QEMU M4
+    (DSP kernels, FPU) as on the host, and scores the float model's 91.1 % on the 45 SWW windows."""
+    from conftest import ROOT
+    d = np.load(ROOT / "examples/mlperf_tiny/sww/labelled_windows.npz")
+    np.save(tmp_path / "calib.npy", d["specs"].astype(np.float32))
+    h5 = ROOT / "examples/mlperf_tiny/sww/sww_dscnn.h5"
+    x = d["specs"].astype(np.float32).reshape(45, 1, 30, 1, 40)
+    outs = []
+    for target in ("cortex-m4", "host"):
+        r = api.compile(h5, tmp_path / target, api.CompileOptions(target=target, calib=str(tmp_path / "calib.npy"),
+                                                                  progress=False))
+        outs.append(api.run(r.outdir, x))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert outs[0].dtype == np.float32
+    assert np.mean(outs[0].reshape(45, -1).argmax(1) == d["labels"]) == pytest.approx(41 / 45)
