@@ -72,9 +72,10 @@ def select_kernels(g: Graph, records: list, has_dsp: bool) -> list[str | None]:
     return [None if r is None else select_kernel(op.kind, r, has_dsp)[0] for op, r in zip(g.ops, records)]
 
 
-def plan_memory(g: Graph, records: list, has_dsp: bool = False) -> ArenaPlan:
-    """Arena plan, with each op's kernel scratch from the one Python mirror of its C get_buffer_size."""
-    kernels = select_kernels(g, records, has_dsp)
+def plan_memory(g: Graph, records: list, has_dsp: bool = False, kernels: list | None = None) -> ArenaPlan:
+    """Arena plan, with each op's kernel scratch from the one Python mirror of its C get_buffer_size
+    (``kernels``: the functions from ``select_kernels``, computed here when not given)."""
+    kernels = select_kernels(g, records, has_dsp) if kernels is None else kernels
     scratch = {i: scratch_for(k, r, has_dsp) for i, (k, r) in enumerate(zip(kernels, records)) if r is not None}
     return plan_arena(g, scratch)
 
@@ -105,7 +106,8 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     target = get_target(options.target)
     has_dsp = target.has_dsp and options.dsp
     records = lower_graph(g)
-    plan = plan_memory(g, records, has_dsp)
+    kernels = select_kernels(g, records, has_dsp)
+    plan = plan_memory(g, records, has_dsp, kernels)
     files = generate(g, plan, records, options.model_name, source, target, has_dsp)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = sum(g.tensors[n].nbytes for n in g.constants())
@@ -116,7 +118,7 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         "output": {"shape": list(y.shape), "dtype": y.dtype},
         "arena_bytes": plan.arena_bytes, "arena_lower_bound": plan.lower_bound,
         "weight_bytes": weight_bytes, "dsp": has_dsp,
-        "kernels": select_kernels(g, records, has_dsp),
+        "kernels": kernels,
         "layers": [layer.as_dict() for layer in layers],
     }
     out = write_outdir(outdir, files, manifest, force=options.force)

@@ -75,9 +75,10 @@ def validate(model: str | Path, target: str = "host", n: int = 100, inputs: np.n
 
 
 def _reference_outputs(g, model, x: np.ndarray, keras: bool) -> np.ndarray:
-    if keras:
+    if keras:  # the whole batch in one pass of the integer interpreter
+        from .passes.rebatch import rebatch
         from .reference.interp import run as interp_run
-        return np.stack([interp_run(g, [xi])[0] for xi in x])
+        return interp_run(rebatch(g, len(x)), [x.reshape((len(x),) + g.tensors[g.inputs[0]].shape[1:])])[0]
     from .oracle.tflm import run_tflm
     return run_tflm(model, x).outputs
 
