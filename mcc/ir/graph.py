@@ -28,12 +28,21 @@ class QuantParams:
     zero_point: tuple[int, ...]
     axis: int | None = None
     bits: int = 8
+    # Weights only: the storage width of each output channel (8, 4 or 2; values lie in
+    # +-(2^(b-1)-1) and are kept as int8 in ``Tensor.data``). None: every channel has ``bits``.
+    channel_bits: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if len(self.scale) != len(self.zero_point):
             raise ValueError("QuantParams: scale and zero_point lengths differ")
         if not self.scale:
             raise ValueError("QuantParams: empty scale")
+        if self.channel_bits is not None and len(self.channel_bits) != len(self.scale):
+            raise ValueError("QuantParams: one channel width per scale")
+
+    def widths(self, n_channels: int) -> tuple[int, ...]:
+        """The storage width of each of ``n_channels`` output channels."""
+        return self.channel_bits if self.channel_bits is not None else (self.bits,) * n_channels
 
     @property
     def per_channel(self) -> bool:

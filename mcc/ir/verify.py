@@ -84,6 +84,7 @@ def _verify_op(g: Graph, op, where: str):
                     bs = np.asarray(b.quant.scale, np.float64)
                     if bs.size not in (1, expect.size) or not np.allclose(bs, expect, rtol=1e-5, atol=0):
                         _fail(f"{where}: bias scale != input scale x weight scale")
+            _verify_widths(w, 3 if op.kind == "DEPTHWISE_CONV_2D" else 0, where)
         if op.kind == "CONV_2D" and len(w.shape) != 4:
             _fail(f"{where}: conv weights must be OHWI")
         if op.kind == "DEPTHWISE_CONV_2D" and (len(w.shape) != 4 or w.shape[0] != 1):
@@ -92,3 +93,18 @@ def _verify_op(g: Graph, op, where: str):
         x, y = T[op.inputs[0]], T[op.outputs[0]]
         if x.size != y.size:
             _fail(f"{where}: reshape changes the element count")
+
+
+def _verify_widths(w, axis: int, where: str):
+    """Weights narrower than 8 bits hold values in +-(2^(b-1)-1) on each channel."""
+    widths = w.quant.widths(w.shape[axis])
+    if len(widths) != w.shape[axis]:
+        _fail(f"{where}: {len(widths)} channel widths for {w.shape[axis]} channels")
+    if all(b == 8 for b in widths):
+        return
+    if any(b not in (2, 4, 8) for b in widths):
+        _fail(f"{where}: weight widths must be 8, 4 or 2 bits")
+    a = np.abs(np.moveaxis(np.asarray(w.data, np.int32), axis, 0).reshape(w.shape[axis], -1)).max(axis=1)
+    for c, (m, b) in enumerate(zip(a, widths)):
+        if m > (1 << (b - 1)) - 1:
+            _fail(f"{where}: channel {c} has |w| = {m}, beyond {b} bits")
