@@ -7,7 +7,8 @@ import re
 
 import numpy as np
 
-C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t", "float32": "float"}
+C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t", "float32": "float",
+           "int64": "int64_t"}
 
 
 def c_ident(name: str, used: set[str] | None = None) -> str:

@@ -20,7 +20,7 @@ from ..ir import (
     MeanAttrs, NoAttrs, Op, PadAttrs, Pool2DAttrs, QuantParams, ReshapeAttrs, SoftmaxAttrs, Tensor,
 )
 
-_DTYPES = {0: "float32", 2: "int32", 3: "uint8", 7: "int16", 9: "int8"}
+_DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8"}
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 _ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
@@ -232,7 +232,7 @@ def _open(path: str | Path):
 
 
 def load_tflite(path: str | Path) -> Graph:
-    """Read an int8 TFLite model into an IR graph. Raises MccError subclasses on bad input."""
+    """Read an int8 or 16x8 (int16 activations, int8 weights) TFLite model into an IR graph. Raises MccError subclasses on bad input."""
     model = _open(path)
     try:
         return _translate(model, str(path))
@@ -281,9 +281,11 @@ def _check_integer(g: Graph, path: str):
     for i, op in enumerate(g.ops):
         if op.kind in ("QUANTIZE", "DEQUANTIZE"):
             edge = g.tensors[op.outputs[0] if op.kind == "QUANTIZE" else op.inputs[0]]
-            if edge.dtype != "int8":
+            if edge.dtype not in ("int8", "int16"):
                 raise UnsupportedOperatorError(
-                    f"{path}: operator {i} ({op.kind}) uses {edge.dtype}; only int8 is supported")
+                    f"{path}: operator {i} ({op.kind}) uses {edge.dtype}; only int8 and int16 "
+                    "are supported")
+            _check_symmetric16(g, edge, i, op, path)
             continue
         x = g.tensors[op.inputs[0]]
         if x.dtype == "float32":
@@ -296,7 +298,23 @@ def _check_integer(g: Graph, path: str):
                 "full-integer int8 model: convert with TFLiteConverter using "
                 "optimizations=[tf.lite.Optimize.DEFAULT], a representative_dataset and "
                 "supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]")
-        if x.dtype != "int8":
+        if x.dtype not in ("int8", "int16"):
             raise UnsupportedOperatorError(
                 f"{path}: operator {i} ({op.kind}) has {x.dtype} input; only int8 activations "
-                "are supported")
+                "and int16 activations with int8 weights (16x8) are supported")
+        for t in [x, g.tensors[op.outputs[0]]]:
+            _check_symmetric16(g, t, i, op, path)
+        if x.dtype == "int16" and op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            w = g.tensors[op.inputs[1]]
+            if w.dtype != "int8":
+                raise UnsupportedOperatorError(
+                    f"{path}: operator {i} ({op.kind}) has int16 activations with {w.dtype} "
+                    "weights; 16x8 needs int8 weights")
+
+
+def _check_symmetric16(g: Graph, t, i: int, op, path: str):
+    """16x8 models: int16 activations are symmetric (zero point 0), as TFLite requires."""
+    if t.dtype == "int16" and (t.quant is None or any(z != 0 for z in t.quant.zero_point)):
+        raise UnsupportedOperatorError(
+            f"{path}: operator {i} ({op.kind}): int16 tensor {t.name!r} must be quantized with "
+            "zero point 0 (16x8 quantization)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-INTEGER_DTYPES = ("int8", "int16", "int32", "uint8")
+INTEGER_DTYPES = ("int8", "int16", "int32", "uint8", "int64")  # int64: 16x8 biases
 DTYPES = INTEGER_DTYPES + ("float32",)
 
 

@@ -21,7 +21,7 @@ def verify(g: Graph) -> Graph:
     for name, t in g.tensors.items():
         if name != t.name:
             _fail(f"tensor key {name!r} != tensor name {t.name!r}")
-        if t.dtype in INTEGER_DTYPES and t.dtype != "int32" and t.quant is None:
+        if t.dtype in INTEGER_DTYPES and t.dtype not in ("int32", "int64") and t.quant is None:
             _fail(f"integer tensor {name} has no quantization parameters")
         if t.quant is not None:
             q = t.quant
@@ -85,10 +85,17 @@ def _verify_op(g: Graph, op, where: str):
                     if bs.size not in (1, expect.size) or not np.allclose(bs, expect, rtol=1e-5, atol=0):
                         _fail(f"{where}: bias scale != input scale x weight scale")
             _verify_widths(w, 3 if op.kind == "DEPTHWISE_CONV_2D" else 0, where)
+        elif x.dtype == "int16":
+            _verify_16x8(g, op, x, w, b, where)
         if op.kind == "CONV_2D" and len(w.shape) != 4:
             _fail(f"{where}: conv weights must be OHWI")
         if op.kind == "DEPTHWISE_CONV_2D" and (len(w.shape) != 4 or w.shape[0] != 1):
             _fail(f"{where}: depthwise weights must be 1HWC")
+    if op.kind in _SYMMETRIC16 or op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        for n in (op.inputs[0], op.outputs[0]):
+            t = T[n]
+            if t.dtype == "int16" and t.quant is not None and any(z != 0 for z in t.quant.zero_point):
+                _fail(f"{where}: int16 tensor {n} must have zero point 0 (16x8 quantization)")
     if op.kind == "RESHAPE":
         x, y = T[op.inputs[0]], T[op.outputs[0]]
         if x.size != y.size:
@@ -108,3 +115,29 @@ def _verify_widths(w, axis: int, where: str):
     for c, (m, b) in enumerate(zip(a, widths)):
         if m > (1 << (b - 1)) - 1:
             _fail(f"{where}: channel {c} has |w| = {m}, beyond {b} bits")
+
+
+# Kinds whose int16 activations TFLite requires to be symmetric (zero point 0).
+_SYMMETRIC16 = ("ADD", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN", "SOFTMAX", "PAD",
+                "CONCATENATION")
+
+
+def _verify_16x8(g, op, x, w, b, where: str):
+    """16x8: int16 activations, int8 symmetric weights, int64 (or int32) bias of scale s_in * s_w."""
+    if w.dtype != "int8":
+        _fail(f"{where}: 16x8 op needs int8 weights, got {w.dtype}")
+    if any(z != 0 for z in w.quant.zero_point):
+        _fail(f"{where}: weights must be symmetric (zero point 0)")
+    y = g.tensors[op.outputs[0]]
+    if y.dtype != "int16":
+        _fail(f"{where}: int16 input needs an int16 output, got {y.dtype}")
+    if b is not None:
+        if b.dtype not in ("int64", "int32"):
+            _fail(f"{where}: 16x8 bias must be int64 (or int32), got {b.dtype}")
+        if b.quant is not None:
+            expect = x.quant.s * np.asarray(w.quant.scale, np.float64)
+            bs = np.asarray(b.quant.scale, np.float64)
+            if bs.size not in (1, expect.size) or not np.allclose(bs, expect, rtol=1e-5, atol=0):
+                _fail(f"{where}: bias scale != input scale x weight scale")
+    if any(bits != 8 for bits in w.quant.widths(w.shape[3 if op.kind == "DEPTHWISE_CONV_2D" else 0])):
+        _fail(f"{where}: 16x8 ops take 8-bit weights only")

@@ -308,4 +308,7 @@ def lower_op(graph: Graph, op: Op):
     """The kernel parameter record of ``op`` (RESHAPE has none)."""
     if op.kind not in LOWERINGS:
         raise UnsupportedOperatorError(f"no kernel lowering for operator {op.kind}")
+    from .lowering16 import LOWERINGS16, is_16x8  # 16x8: int16 activations, int8 weights
+    if op.kind in LOWERINGS16 and is_16x8(graph, op):
+        return LOWERINGS16[op.kind](graph, op)
     return LOWERINGS[op.kind](graph, op)

@@ -220,3 +220,131 @@ class DequantizeParams:
     size: int
     scale: float
     zero_point: int
+
+
+# --- 16x8: int16 activations (zero point 0) with int8 weights and int64 biases ----------------
+# The records below are consumed by ``mcc.reference.kernels16`` and the ``mcc_*_s16`` C kernels.
+# int16 activations are symmetric, so the conv-like records carry no offsets.
+
+
+@dataclass(frozen=True)
+class ConvS16Params:
+    """CONV_2D 16x8: int64 accumulator and bias, int64 MultiplyByQuantizedMultiplier."""
+    input_n: int
+    input_h: int
+    input_w: int
+    input_c: int
+    filter_h: int
+    filter_w: int
+    output_h: int
+    output_w: int
+    output_c: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int
+    pad_w: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # int32[output_c]
+    shift: np.ndarray       # int32[output_c]
+
+
+@dataclass(frozen=True)
+class DepthwiseConvS16Params:
+    """DEPTHWISE_CONV_2D 16x8."""
+    input_n: int
+    input_h: int
+    input_w: int
+    input_c: int
+    filter_h: int
+    filter_w: int
+    output_h: int
+    output_w: int
+    output_c: int
+    depth_multiplier: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int
+    pad_w: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # int32[output_c]
+    shift: np.ndarray       # int32[output_c]
+
+
+@dataclass(frozen=True)
+class FullyConnectedS16Params:
+    """FULLY_CONNECTED 16x8; per-tensor when per_channel == 0 (one multiplier/shift)."""
+    batches: int
+    accum_depth: int
+    output_size: int
+    act_min: int
+    act_max: int
+    per_channel: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+
+
+@dataclass(frozen=True)
+class PoolS16Params(PoolParams):
+    """AVERAGE_POOL_2D / MAX_POOL_2D int16 (same fields as PoolParams)."""
+
+
+@dataclass(frozen=True)
+class AddS16Params(AddParams):
+    """ADD int16: TFLM's general-scale path with left_shift 15 (same fields as AddParams)."""
+
+
+@dataclass(frozen=True)
+class MulS16Params(MulParams):
+    """MUL int16 (same fields as MulParams)."""
+
+
+@dataclass(frozen=True)
+class MeanS16Params(MeanParams):
+    """MEAN int16 (same fields as MeanParams), clamped to the int16 range."""
+
+
+@dataclass(frozen=True)
+class PadS16Params(PadParams):
+    """PAD int16 (same fields as PadParams)."""
+
+
+@dataclass(frozen=True)
+class SoftmaxS16Params:
+    """SOFTMAX int16 as TFLM's LUT path: exp over [-10, 0] and 1/(1+x) over [0, 1], 513-entry
+    int16 tables with linear interpolation (stored as int32 arrays)."""
+    rows: int
+    row_size: int
+    input_multiplier: int
+    input_left_shift: int
+    exp_lut: np.ndarray                  # int32[513]
+    one_over_one_plus_x_lut: np.ndarray  # int32[513]
+
+
+@dataclass(frozen=True)
+class QuantizeS16Params(QuantizeParams):
+    """QUANTIZE float32 -> int16 (same fields as QuantizeParams)."""
+
+
+@dataclass(frozen=True)
+class RequantizeS16Params:
+    """QUANTIZE between int8 and int16 (either side int16): element widths in bits (8 or 16)."""
+    size: int
+    input_bits: int
+    output_bits: int
+    input_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+    qmin: int
+    qmax: int
+
+
+@dataclass(frozen=True)
+class DequantizeS16Params(DequantizeParams):
+    """DEQUANTIZE int16 -> float32 (same fields as DequantizeParams)."""

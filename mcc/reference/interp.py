@@ -12,6 +12,7 @@ from ..errors import InputDataError, UnsupportedOperatorError
 from ..ir import Graph, Op
 from ..lower.lowering import lower_op
 from . import kernels as K
+from .kernels16 import RUNNERS16
 
 
 def _optional(args: list, i: int):
@@ -48,7 +49,11 @@ def run_op(graph: Graph, op: Op, args: list[np.ndarray | None]) -> np.ndarray:
         return args[0].reshape(out.shape)
     if op.kind not in _RUNNERS:
         raise UnsupportedOperatorError(f"the reference interpreter has no kernel for {op.kind}")
-    result = _RUNNERS[op.kind](lower_op(graph, op), args)
+    record = lower_op(graph, op)
+    if type(record) in RUNNERS16:  # 16x8 (int16 activations): the records of lowering16
+        result = RUNNERS16[type(record)](op.kind, record, args)
+    else:
+        result = _RUNNERS[op.kind](record, args)
     return result.reshape(out.shape).astype(out.dtype, copy=False)
 
 

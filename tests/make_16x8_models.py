@@ -1,0 +1,192 @@
+"""Build the single-operator 16x8 TFLite models in tests/data/ops16/ (run by hand, not in CI).
+
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py [--only NAME ...]
+
+16x8 = int16 activations (symmetric, zero point 0) with int8 weights and int64 biases, as the
+TFLite converter makes them: ``optimizations=[DEFAULT]``, a representative dataset of 64 uniform
+random samples (fixed seed), ``supported_ops=[EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]``
+and int16 input and output (``float_io_*``: float32 I/O, so QUANTIZE / DEQUANTIZE appear at the
+edges). Every model has one input (mcc's C API takes one); ADD / MUL / CONCATENATION take a
+constant or a second branch. The script checks the operators and that TFLM runs each model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_op_models import Spec, _quiet, check, io_types, op_names  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "tests" / "data" / "ops16"
+N_REP = 64
+
+
+def _specs():
+    from keras import layers, ops
+
+    rn = "random_normal"
+
+    def conv(filters, kernel, **kw):
+        kw.setdefault("bias_initializer", rn)
+        return lambda x: layers.Conv2D(filters, kernel, **kw)(x[0])
+
+    def dw(kernel, **kw):
+        kw.setdefault("bias_initializer", rn)
+        return lambda x: layers.DepthwiseConv2D(kernel, **kw)(x[0])
+
+    def dense(units, **kw):
+        kw.setdefault("bias_initializer", rn)
+        return lambda x: layers.Dense(units, **kw)(x[0])
+
+    def const(shape, lo, hi, seed):
+        return np.random.default_rng(seed).uniform(lo, hi, (1, *shape)).astype(np.float32)
+
+    def branches(combine):
+        def build(x):
+            a = layers.Conv2D(3, 1, bias_initializer=rn)(x[0])
+            b = layers.Conv2D(3, 3, padding="same", bias_initializer=rn)(x[0])
+            return combine([a, b])
+        return build
+
+    S = Spec
+    return [
+        S("conv_same", [(8, 8, 3)], conv(5, 3, padding="same"), ["CONV_2D"], "3x3 SAME 3->5"),
+        S("conv_stride2_valid", [(10, 10, 3)], conv(4, 3, strides=2, padding="valid"),
+          ["CONV_2D"], "stride 2 VALID"),
+        S("conv_dilation2", [(10, 10, 2)], conv(3, 3, dilation_rate=2, padding="same"),
+          ["CONV_2D"], "dilation 2 SAME"),
+        S("conv_relu6", [(8, 8, 3)], conv(5, 3, padding="same", activation="relu6"),
+          ["CONV_2D"], "fused RELU6"),
+        S("conv_nobias", [(6, 6, 4)], conv(4, 1, use_bias=False), ["CONV_2D"], "1x1 no bias"),
+        S("conv_kws_like", [(49, 10, 1)], conv(8, (10, 4), strides=2, padding="same",
+                                               activation="relu"), ["CONV_2D"],
+          "DS-CNN first layer shape, wide input range", ranges=[(-8, 8)]),
+        S("dw_m1_same", [(8, 8, 4)], dw(3, padding="same"), ["DEPTHWISE_CONV_2D"], "multiplier 1"),
+        S("dw_m2_valid", [(8, 8, 3)], dw(3, depth_multiplier=2, padding="valid"),
+          ["DEPTHWISE_CONV_2D"], "multiplier 2 VALID"),
+        S("dw_stride2_relu", [(9, 9, 4)], dw(3, strides=2, padding="same", activation="relu"),
+          ["DEPTHWISE_CONV_2D"], "stride 2, fused RELU"),
+        S("fc", [(32,)], dense(10), ["FULLY_CONNECTED"], "per-channel weights"),
+        S("fc_relu", [(20,)], dense(7, activation="relu"), ["FULLY_CONNECTED"], "fused RELU"),
+        S("fc_flatten", [(4, 4, 3)],
+          lambda x: layers.Dense(6, bias_initializer=rn)(layers.Flatten()(x[0])),
+          ["RESHAPE", "FULLY_CONNECTED"], "Flatten then Dense"),
+        S("avgpool_same", [(7, 7, 4)],
+          lambda x: layers.AveragePooling2D(3, strides=2, padding="same")(x[0]),
+          ["AVERAGE_POOL_2D"], "3x3 stride 2 SAME"),
+        S("avgpool_valid", [(8, 8, 4)], lambda x: layers.AveragePooling2D(2)(x[0]),
+          ["AVERAGE_POOL_2D"], "2x2 VALID"),
+        S("maxpool_same", [(7, 7, 4)],
+          lambda x: layers.MaxPooling2D(3, strides=2, padding="same")(x[0]),
+          ["MAX_POOL_2D"], "3x3 stride 2 SAME"),
+        S("add_const", [(4, 4, 3)], lambda x: ops.add(x[0], const((4, 4, 3), -2, 2, 11)),
+          ["ADD"], "x + constant"),
+        S("add_branches", [(6, 6, 2)], branches(layers.Add()), ["CONV_2D", "ADD"],
+          "two conv branches added"),
+        S("add_const_broadcast", [(4, 4, 3)], lambda x: ops.add(x[0], const((1, 1, 3), -1, 3, 12)),
+          ["ADD"], "x + (C,) constant (broadcast)"),
+        S("mul_const", [(4, 4, 3)], lambda x: ops.multiply(x[0], const((4, 4, 3), -2, 2, 13)),
+          ["MUL"], "x * constant"),
+        S("mul_branches", [(6, 6, 2)], branches(layers.Multiply()), ["CONV_2D", "MUL"],
+          "two conv branches multiplied"),
+        S("mean", [(5, 6, 4)], lambda x: ops.mean(x[0], axis=(1, 2)), ["MEAN"],
+          "axes [1,2] (GlobalAveragePooling2D)"),
+        S("softmax", [(10,)], lambda x: layers.Softmax()(x[0]), ["SOFTMAX"], "inputs [-4, 4]",
+          ranges=[(-4, 4)]),
+        S("pad", [(5, 4, 3)], lambda x: layers.ZeroPadding2D(((1, 2), (2, 1)))(x[0]), ["PAD"],
+          "zero padding"),
+        S("reshape", [(4, 4, 3)], lambda x: layers.Reshape((6, 8))(x[0]), ["RESHAPE"], "reshape"),
+        S("concat_branches", [(6, 6, 2)], branches(layers.Concatenate()),
+          ["CONV_2D", "CONCATENATION"], "two conv branches concatenated"),
+        S("float_io_conv", [(6, 6, 2)], conv(3, 3, padding="same", activation="relu"),
+          ["QUANTIZE", "CONV_2D", "DEQUANTIZE"], "float32 I/O", float_io=True),
+        S("float_io_fc", [(16,)], dense(5), ["QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE"],
+          "float32 I/O", float_io=True),
+    ]
+
+
+def _rep_dataset(spec: Spec, seed: int):
+    ranges = spec.ranges or [(-1.0, 1.0)] * len(spec.inputs)
+
+    def gen():
+        rng = np.random.default_rng(seed)
+        for _ in range(N_REP):
+            yield [rng.uniform(lo, hi, (1, *shape)).astype(np.float32)
+                   for shape, (lo, hi) in zip(spec.inputs, ranges)]
+
+    return gen
+
+
+def convert_16x8(model, representative_dataset, float_io: bool = False) -> bytes:
+    """The TFLite converter's 16x8 full-integer quantization of a Keras model."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative_dataset
+    conv.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if not float_io:
+        conv.inference_input_type = tf.int16
+        conv.inference_output_type = tf.int16
+    with _quiet():
+        return conv.convert()
+
+
+def build(spec: Spec) -> bytes:
+    import keras
+
+    seed = zlib.crc32(spec.name.encode()) & 0x7FFFFFFF
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    inputs = [keras.Input(shape, batch_size=1, name=f"in{k}") for k, shape in enumerate(spec.inputs)]
+    model = keras.Model(inputs, spec.build(inputs), name=spec.name)
+    return convert_16x8(model, _rep_dataset(spec, seed), spec.float_io)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="*")
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from mcc.oracle import run_tflm
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    specs = [s for s in _specs() if not args.only or s.name in args.only]
+    rows, failures = [], []
+    for spec in specs:
+        buf = build(spec)
+        path = OUT_DIR / f"{spec.name}.tflite"
+        path.write_bytes(buf)
+        ops = op_names(buf)
+        problems = [q for q in check(spec, buf) if "scales" not in q]
+        x = (np.random.default_rng(1).uniform(-1, 1, (2, *spec.inputs[0])).astype(np.float32)
+             if spec.float_io else
+             np.random.default_rng(1).integers(-32768, 32768, (2, *spec.inputs[0])).astype(np.int16))
+        smoke = run_tflm(path, [x]).outputs.shape
+        rows.append((spec.name, ops, io_types(buf), spec.note))
+        if problems:
+            failures.append((spec.name, problems))
+        print(f"{spec.name:22s} {len(buf):6d} B {' '.join(ops):40s} {io_types(buf):36s} tflm {smoke} "
+              f"{problems or ''}", flush=True)
+    if not args.only:
+        lines = ["# Single-operator 16x8 TFLite models", "",
+                 "Made by `tests/make_16x8_models.py` (see its docstring): int16 activations with",
+                 "zero point 0, int8 per-channel weights, int64 biases, int16 I/O unless `float_io_*`.",
+                 "", "| file | operators | I/O | covers |", "|---|---|---|---|"]
+        lines += [f"| `{n}.tflite` | {', '.join(o)} | {io} | {note} |" for n, o, io, note in rows]
+        (OUT_DIR / "README.md").write_text("\n".join(lines) + "\n")
+    if failures:
+        print("FAILED:", failures)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
