@@ -249,6 +249,114 @@ mcc_status mcc_requantize_s8(const mcc_requantize_params *p, const int8_t *input
 mcc_status mcc_dequantize_s8_f32(const mcc_dequantize_params *p, const int8_t *input,
                                  float *output);
 
+/* ---- 16x8: int16 activations (zero point 0), int8 weights, int64 biases ----
+ * Conv-like kernels accumulate in int64 and requantize with the int64
+ * MultiplyByQuantizedMultiplier; no offsets (int16 activations are symmetric).
+ * Pooling, ADD, MUL, MEAN, PAD and DEQUANTIZE take the int8 structs above. */
+typedef struct {
+    int32_t input_n;
+    int32_t input_h;
+    int32_t input_w;
+    int32_t input_c;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t output_h;
+    int32_t output_w;
+    int32_t output_c;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t act_min;
+    int32_t act_max;
+    const int32_t *multiplier; /* [output_c] */
+    const int32_t *shift;      /* [output_c] */
+} mcc_conv_s16_params;
+
+typedef struct {
+    int32_t input_n;
+    int32_t input_h;
+    int32_t input_w;
+    int32_t input_c;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t output_h;
+    int32_t output_w;
+    int32_t output_c;
+    int32_t depth_multiplier;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t act_min;
+    int32_t act_max;
+    const int32_t *multiplier; /* [output_c] */
+    const int32_t *shift;      /* [output_c] */
+} mcc_depthwise_conv_s16_params;
+
+typedef struct {
+    int32_t batches;
+    int32_t accum_depth;
+    int32_t output_size;
+    int32_t act_min;
+    int32_t act_max;
+    int32_t per_channel;
+    const int32_t *multiplier; /* [output_size], or [1] when per_channel == 0 */
+    const int32_t *shift;
+} mcc_fully_connected_s16_params;
+
+/* SOFTMAX int16 (TFLM LUT path): 513-entry int16 tables held as int32. */
+typedef struct {
+    int32_t rows;
+    int32_t row_size;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    const int32_t *exp_lut;                 /* exp over [-10, 0] */
+    const int32_t *one_over_one_plus_x_lut; /* 1 / (1 + x) over [0, 1] */
+} mcc_softmax_s16_params;
+
+/* QUANTIZE between int8 and int16 (element widths 8 or 16 bits). */
+typedef struct {
+    int32_t size;
+    int32_t input_bits;
+    int32_t output_bits;
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+    int32_t qmin;
+    int32_t qmax;
+} mcc_requantize_s16_params;
+
+mcc_status mcc_conv_s16(const mcc_conv_s16_params *p, const int16_t *input, const int8_t *filter,
+                        const int64_t *bias /* may be NULL */, int16_t *output, int8_t *scratch);
+mcc_status mcc_depthwise_conv_s16(const mcc_depthwise_conv_s16_params *p, const int16_t *input,
+                                  const int8_t *filter, const int64_t *bias /* may be NULL */,
+                                  int16_t *output, int8_t *scratch);
+mcc_status mcc_fully_connected_s16(const mcc_fully_connected_s16_params *p, const int16_t *input,
+                                   const int8_t *filter, const int64_t *bias /* may be NULL */,
+                                   int16_t *output, int8_t *scratch);
+mcc_status mcc_avg_pool_s16(const mcc_pool_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_max_pool_s16(const mcc_pool_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_add_s16(const mcc_add_params *p, const int16_t *input1, const int16_t *input2,
+                       int16_t *output);
+mcc_status mcc_mul_s16(const mcc_mul_params *p, const int16_t *input1, const int16_t *input2,
+                       int16_t *output);
+mcc_status mcc_mean_s16(const mcc_mean_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_pad_s16(const mcc_pad_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_softmax_s16(const mcc_softmax_s16_params *p, const int16_t *input,
+                           int16_t *output);
+mcc_status mcc_quantize_f32_s16(const mcc_quantize_params *p, const float *input,
+                                int16_t *output);
+mcc_status mcc_requantize_s16(const mcc_requantize_s16_params *p, const void *input,
+                              void *output);
+mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_params *p, const int16_t *input,
+                                  float *output);
+
 #ifdef __cplusplus
 }
 #endif

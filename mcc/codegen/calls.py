@@ -61,6 +61,10 @@ POOL_KERNELS = {
 
 
 def kernel_for(op, record) -> KernelSpec:
+    from .calls16 import kernel16_for  # 16x8 records first (some subclass the int8 ones)
+    spec16 = kernel16_for(op.kind, record)
+    if spec16 is not None:
+        return spec16
     if isinstance(record, P.PoolParams):
         return POOL_KERNELS[op.kind]
     return KERNELS[type(record)]
