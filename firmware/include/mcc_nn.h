@@ -253,4 +253,7 @@ mcc_status mcc_dequantize_s8_f32(const mcc_dequantize_params *p, const int8_t *i
 }
 #endif
 
+/* Float32-activation kernels (PTQ dynamic): structs and prototypes. */
+#include "mcc_nn_float.h"
+
 #endif /* MCC_NN_H */

@@ -61,6 +61,10 @@ POOL_KERNELS = {
 
 
 def kernel_for(op, record) -> KernelSpec:
+    from .hybrid import hybrid_kernel  # float / hybrid (PTQ dynamic) kernels
+    spec = hybrid_kernel(op.kind, record)
+    if spec is not None:
+        return spec
     if isinstance(record, P.PoolParams):
         return POOL_KERNELS[op.kind]
     return KERNELS[type(record)]

@@ -45,6 +45,10 @@ def _is_depthwise_3x3(p: P.DepthwiseConvParams) -> bool:
 
 def select_kernel(op_kind: str, record, has_dsp: bool) -> tuple[str, bool]:
     """(C function, needs_scratch) for an op of kind ``op_kind`` lowered to ``record``."""
+    from .hybrid import hybrid_kernel  # float / hybrid (PTQ dynamic) kernels: no scratch
+    spec = hybrid_kernel(op_kind, record)
+    if spec is not None:
+        return spec.function, False
     if isinstance(record, P.ConvParams):
         fn = "mcc_conv_1x1_s8" if has_dsp and _is_conv_1x1(record) else "mcc_conv_s8"
     elif isinstance(record, P.DepthwiseConvParams):
