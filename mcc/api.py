@@ -54,6 +54,9 @@ def quantize_keras(path: str | Path, options: CompileOptions) -> Graph:
     from .frontend.keras import load_keras
     from .quantize_api import quantize_model
 
+    if options.mode != "static":
+        from .quantize_dynamic_api import quantize_keras_dynamic
+        return quantize_keras_dynamic(path, options)
     if options.calib is None:
         raise InputDataError(f"{path} is a float Keras model: mcc quantizes it, and needs representative "
                              "inputs for that: pass --calib data.npy (N, *input_shape) or data.npz (array x)")
@@ -104,6 +107,9 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     """Compile an int8 IR graph (from ``load_model``) into ``outdir``."""
     t0 = time.perf_counter() if t0 is None else t0
     target = get_target(options.target)
+    if g.meta.get("quantized") == "dynamic":  # float activations need an FPU
+        from .passes.quantize_dynamic import check_fpu
+        check_fpu(target)
     has_dsp = target.has_dsp and options.dsp
     records = lower_graph(g)
     kernels = select_kernels(g, records, has_dsp)
@@ -220,6 +226,8 @@ def random_inputs(g: Graph, n: int, seed: int = 0) -> np.ndarray:
     if t.dtype == "float32":
         consumer = next(op for op in g.ops if t.name in op.inputs)
         q = g.tensors[consumer.outputs[0]].quant
+        if q is None:  # a float (PTQ dynamic) graph: no quantized range, inputs in [-1, 1]
+            return rng.uniform(-1.0, 1.0, size=(n,) + t.shape).astype(np.float32)
         lo, hi = q.s * (-128 - q.zp), q.s * (127 - q.zp)
         return rng.uniform(lo, hi, size=(n,) + t.shape).astype(np.float32)
     info = np.iinfo(t.dtype)

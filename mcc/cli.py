@@ -54,15 +54,21 @@ def _quant_options(fn):
         click.option("--symmetric", is_flag=True, help="Keras models: symmetric activations (zero point 0)."),
         click.option("--io", type=click.Choice(["float", "int8"]), default="float", show_default=True,
                      help="Keras models: float32 in/out quantized in C, or raw int8 in/out."),
+        click.option("--dynamic", is_flag=True,
+                     help="Keras models: PTQ dynamic (int8/int16 weights, float32 activations; FPU targets, no --calib)."),
+        click.option("--weight-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
+                     help="Keras models with --dynamic: weight width."),
     ]
     for o in reversed(opts):
         fn = o(fn)
     return fn
 
 
-def _options(target, calib, method, per_tensor, symmetric, io, **kw) -> CompileOptions:
+def _options(target, calib, method, per_tensor, symmetric, io, dynamic=False, weight_bits="8",
+             **kw) -> CompileOptions:
     return CompileOptions(target=target, calib=calib, method=method, per_channel=not per_tensor,
-                          symmetric=symmetric, io=io, **kw)
+                          symmetric=symmetric, io=io, mode="dynamic" if dynamic else "static",
+                          weight_bits=int(weight_bits), **kw)
 
 
 def _kb(n: int) -> str:
@@ -141,16 +147,19 @@ def _profile_table(outdir, prof):
 
 @main.command("quantize")
 @click.argument("model", type=click.Path())
-@click.option("--calib", type=click.Path(), required=True,
-              help="Representative inputs: .npy (N, *input_shape) or .npz with array x.")
+@click.option("--calib", type=click.Path(), default=None,
+              help="Representative inputs: .npy (N, *input_shape) or .npz with array x (not with --dynamic).")
 @click.option("--method", type=click.Choice(CALIBRATION_METHODS), default="minmax", show_default=True)
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor (default: per channel).")
 @click.option("--symmetric", is_flag=True, help="Symmetric activations (zero point 0).")
 @click.option("--io", type=click.Choice(["float", "int8"]), default="float", show_default=True)
 @click.option("--eval", "eval_path", type=click.Path(), default=None,
               help="Labelled data .npz (x, y): top-1 of the float model and of the quantized one.")
+@click.option("--dynamic", is_flag=True, help="PTQ dynamic: int8/int16 weights, float32 activations (no --calib).")
+@click.option("--weight-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
+              help="With --dynamic: weight width.")
 @_user_errors
-def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path):
+def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dynamic, weight_bits):
     """Quantize a Keras MODEL (post-training static) and show every activation's range, scale and
     zero point; with --eval, the accuracy before and after. `mcc compile` takes the same options."""
     from .evaluate import predict_float, predict_int8, top1
@@ -160,6 +169,12 @@ def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path):
     if not api.is_keras(model):
         raise MccError(f"{model}: `mcc quantize` takes a float Keras model (.keras, .h5, SavedModel); "
                        "an int8 .tflite is already quantized")
+    if dynamic:
+        from .quantize_dynamic_cli import quantize_dynamic_cmd
+        return quantize_dynamic_cmd(model, int(weight_bits), io, eval_path, console)
+    if calib is None:
+        raise InputDataError("static quantization needs representative inputs: pass --calib data.npy "
+                             "(or --dynamic for weights-only quantization)")
     g = load_keras(model)
     q, ranges = quantize_model(g, calib, method=method, per_channel=not per_tensor, symmetric=symmetric,
                                io=io, return_ranges=True)
@@ -317,7 +332,7 @@ def validate_cmd(model, target, n, inp, seed, **quant):
     interpreter) on the same inputs and compare."""
     x = _load_npy(inp) if inp else None
     r = api.validate(model, target=target, n=n, inputs=x, seed=seed, options=_options(target, **quant))
-    console.print(f"{r.model}: {r.exact}/{r.n} outputs bit-exact with {r.reference} "
+    console.print(f"{r.model}: {r.exact}/{r.n} outputs {r.criterion} {r.reference} "
                   f"({100 * r.exact_fraction:.1f} %), max |diff| {r.max_abs_diff:g}")
     if r.first_difference is not None:
         f = r.first_difference

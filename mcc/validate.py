@@ -29,6 +29,7 @@ class ValidateResult:
     max_abs_diff: float
     first_difference: FirstDifference | None
     reference: str = "TFLM"
+    criterion: str = "bit-exact with"  # PTQ dynamic: "within the float32 rounding bound of"
 
     @property
     def exact_fraction(self) -> float:
@@ -57,6 +58,9 @@ def validate(model: str | Path, target: str = "host", n: int = 100, inputs: np.n
     if not parts:
         raise ValueError("nothing to validate: n == 0 and no inputs")
     x = np.concatenate(parts)
+    if g.meta.get("quantized") == "dynamic":  # float activations: compared within a rounding bound
+        from .validate_dynamic import validate_hybrid
+        return validate_hybrid(g, str(model), x)
     y_t = g.tensors[g.outputs[0]]
     keras = is_keras(model)
     with tempfile.TemporaryDirectory(prefix="mcc-validate-") as tmp:

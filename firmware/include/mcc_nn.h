@@ -361,4 +361,7 @@ mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_params *p, const int16_t 
 }
 #endif
 
+/* Float32-activation kernels (PTQ dynamic): structs and prototypes. */
+#include "mcc_nn_float.h"
+
 #endif /* MCC_NN_H */

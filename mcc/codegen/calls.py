@@ -65,6 +65,10 @@ def kernel_for(op, record) -> KernelSpec:
     spec16 = kernel16_for(op.kind, record)
     if spec16 is not None:
         return spec16
+    from .hybrid import hybrid_kernel  # float / hybrid (PTQ dynamic) kernels
+    spec = hybrid_kernel(op.kind, record)
+    if spec is not None:
+        return spec
     if isinstance(record, P.PoolParams):
         return POOL_KERNELS[op.kind]
     return KERNELS[type(record)]

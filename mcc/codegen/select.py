@@ -49,6 +49,10 @@ def select_kernel(op_kind: str, record, has_dsp: bool) -> tuple[str, bool]:
     spec16 = kernel16_for(op_kind, record)
     if spec16 is not None:
         return spec16.function, False
+    from .hybrid import hybrid_kernel  # float / hybrid (PTQ dynamic) kernels: no scratch
+    spec = hybrid_kernel(op_kind, record)
+    if spec is not None:
+        return spec.function, False
     if isinstance(record, P.ConvParams):
         fn = "mcc_conv_1x1_s8" if has_dsp and _is_conv_1x1(record) else "mcc_conv_s8"
     elif isinstance(record, P.DepthwiseConvParams):

@@ -306,6 +306,9 @@ LOWERINGS: dict[str, Callable[[Graph, Op], object]] = {
 
 def lower_op(graph: Graph, op: Op):
     """The kernel parameter record of ``op`` (RESHAPE has none)."""
+    if graph.meta.get("quantized") == "dynamic":  # float activations: mcc.lower.hybrid
+        from .hybrid import lower_hybrid_op
+        return lower_hybrid_op(graph, op)
     if op.kind not in LOWERINGS:
         raise UnsupportedOperatorError(f"no kernel lowering for operator {op.kind}")
     from .lowering16 import LOWERINGS16, is_16x8  # 16x8: int16 activations, int8 weights

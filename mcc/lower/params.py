@@ -348,3 +348,128 @@ class RequantizeS16Params:
 @dataclass(frozen=True)
 class DequantizeS16Params(DequantizeParams):
     """DEQUANTIZE int16 -> float32 (same fields as DequantizeParams)."""
+
+
+
+# --- hybrid (PTQ dynamic) and float kernels: float32 activations ----------------------------
+# Weights int8 or int16 (``weight_bits``), symmetric, one float32 scale per output channel:
+# y = scale[c] * sum(x * q) + bias[c] in float32, then clamped to [act_min, act_max] (the fused
+# activation; +-FLT_MAX when none). ``scale`` is a float32 array (``const float *`` in C).
+
+
+@dataclass(frozen=True)
+class HybridConvParams:
+    """CONV_2D with float32 input/output/bias and int8/int16 OHWI weights."""
+    input_n: int
+    input_h: int
+    input_w: int
+    input_c: int
+    filter_h: int
+    filter_w: int
+    output_h: int
+    output_w: int
+    output_c: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int
+    pad_w: int
+    weight_bits: int
+    act_min: float
+    act_max: float
+    scale: np.ndarray  # float32[output_c]
+
+
+@dataclass(frozen=True)
+class HybridDepthwiseConvParams:
+    """DEPTHWISE_CONV_2D with float32 activations and int8/int16 1HWC weights."""
+    input_n: int
+    input_h: int
+    input_w: int
+    input_c: int
+    filter_h: int
+    filter_w: int
+    output_h: int
+    output_w: int
+    output_c: int
+    depth_multiplier: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int
+    pad_w: int
+    weight_bits: int
+    act_min: float
+    act_max: float
+    scale: np.ndarray  # float32[output_c]
+
+
+@dataclass(frozen=True)
+class HybridFullyConnectedParams:
+    """FULLY_CONNECTED with float32 activations and int8/int16 (output_size, accum_depth) weights."""
+    batches: int
+    accum_depth: int
+    output_size: int
+    weight_bits: int
+    act_min: float
+    act_max: float
+    scale: np.ndarray  # float32[output_size]
+
+
+@dataclass(frozen=True)
+class FloatPoolParams:
+    """AVERAGE_POOL_2D and MAX_POOL_2D float32."""
+    input_n: int
+    input_h: int
+    input_w: int
+    channels: int
+    output_h: int
+    output_w: int
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
+    act_min: float
+    act_max: float
+
+
+@dataclass(frozen=True)
+class FloatBinaryParams:
+    """ADD and MUL float32 with up to 4-D broadcasting."""
+    shape: BroadcastShape
+    act_min: float
+    act_max: float
+
+
+@dataclass(frozen=True)
+class FloatSoftmaxParams:
+    """SOFTMAX float32 over the last axis: exp(beta * (x - max)) / sum."""
+    rows: int
+    row_size: int
+    beta: float
+
+
+@dataclass(frozen=True)
+class FloatLogisticParams:
+    size: int
+
+
+@dataclass(frozen=True)
+class FloatMeanParams:
+    """MEAN float32 over one contiguous block of axes: input viewed as (outer, reduce, inner)."""
+    outer: int
+    reduce: int
+    inner: int
+
+
+@dataclass(frozen=True)
+class FloatPadParams:
+    """PAD float32, up to 4-D (right-aligned)."""
+    input_dims: tuple[int, int, int, int]
+    before: tuple[int, int, int, int]
+    after: tuple[int, int, int, int]
+    pad_value: float

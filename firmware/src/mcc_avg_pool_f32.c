@@ -1,0 +1,8 @@
+/* AVERAGE_POOL_2D (mean of the in-image taps) float32. */
+#include "mcc_nn.h"
+#include "mcc_nn_float_internal.h"
+
+mcc_status mcc_avg_pool_f32(const mcc_pool_f32_params *p, const float *input, float *output)
+{
+    return mcc_pool_f32(p, input, output, 0);
+}
