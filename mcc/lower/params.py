@@ -350,7 +350,6 @@ class DequantizeS16Params(DequantizeParams):
     """DEQUANTIZE int16 -> float32 (same fields as DequantizeParams)."""
 
 
-
 # --- hybrid (PTQ dynamic) and float kernels: float32 activations ----------------------------
 # Weights int8 or int16 (``weight_bits``), symmetric, one float32 scale per output channel:
 # y = scale[c] * sum(x * q) + bias[c] in float32, then clamped to [act_min, act_max] (the fused
