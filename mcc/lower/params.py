@@ -222,6 +222,28 @@ class DequantizeParams:
     zero_point: int
 
 
+@dataclass(frozen=True)
+class ConvPackedParams:
+    """CONV_2D with packed sub-byte weights (``mcc.lower.packing``): the int8 record, and each
+    output channel's storage width (uint8[output_c], 8, 4 or 2)."""
+    conv: ConvParams
+    weight_bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class DepthwiseConvPackedParams:
+    """DEPTHWISE_CONV_2D with packed sub-byte weights (channel c's row: its H*W taps)."""
+    conv: DepthwiseConvParams
+    weight_bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class FullyConnectedPackedParams:
+    """FULLY_CONNECTED with packed sub-byte weights (one width per output row)."""
+    fc: FullyConnectedParams
+    weight_bits: np.ndarray
+
+
 # --- 16x8: int16 activations (zero point 0) with int8 weights and int64 biases ----------------
 # The records below are consumed by ``mcc.reference.kernels16`` and the ``mcc_*_s16`` C kernels.
 # int16 activations are symmetric, so the conv-like records carry no offsets.
