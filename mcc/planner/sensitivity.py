@@ -1,0 +1,135 @@
+"""Per-channel sensitivity of an int8 model to narrower weights, from calibration data.
+
+The measure is output error (no gradients; the Fisher/Hessian-diagonal estimate is not
+implemented). For each weight layer L and width b in (4, 2):
+
+1. Layer-output error per channel. Channel c's weights quantized to b bits (exactly as
+   ``set_weight_bits`` does it, from the float weights when given) change by dW_c; the change of
+   the layer's output channel c is the linear op applied to the layer's real input with dW_c
+   (output channel c of a convolution or fully connected layer depends on its own weights only).
+   ``e[c, b]`` is its mean square over the calibration inputs and output positions. The layer's
+   real input comes from a run of the numpy reference interpreter (the TFLM-exact int8 model).
+2. Model-output error of the layer. The whole layer quantized to b bits, the int8 model run again
+   with the reference interpreter: ``M[L, b]`` is the mean over inputs of the squared change of the
+   dequantized model output (summed over its elements).
+3. ``sens[c, b] = M[L, b] * e[c, b] / sum_c e[c, b]``: the layer's measured effect on the model
+   output, shared among its channels by their share of the layer-output error. So sensitivities
+   of different layers are comparable (they are in model-output units) while each channel is
+   still told apart. 8 bits is the reference (0). Sensitivity at 2 bits is at least that at 4.
+
+It costs 2 reference runs per weight layer plus one, on ``n`` calibration inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputDataError
+from ..ir import Graph
+from ..passes.rebatch import rebatch
+from ..passes.weight_bits import WEIGHT_AXIS, channel_rows, requantize_channels, set_weight_bits, weight_ops
+from ..reference import float_interp, interp
+from .bits import WIDTHS
+
+
+def graph_inputs(g: Graph, x: np.ndarray) -> np.ndarray:
+    """Float calibration inputs (N, ...) as the graph's input tensor type (quantized if int8)."""
+    t = g.tensors[g.inputs[0]]
+    x = np.asarray(x)
+    if x.size // max(len(x), 1) != int(np.prod(t.shape[1:])):
+        raise InputDataError(f"calibration inputs have shape {x.shape}; the model takes (N, "
+                             f"{', '.join(map(str, t.shape[1:]))})")
+    x = x.reshape((len(x),) + tuple(t.shape[1:]))
+    if t.dtype == "float32":
+        return x.astype(np.float32)
+    if x.dtype == np.dtype(t.dtype):
+        return x
+    q = t.quant
+    return np.clip(np.round(x.astype(np.float32) / q.s) + q.zp, -128, 127).astype(np.int8)
+
+
+def _dequant(g: Graph, name: str, v: np.ndarray) -> np.ndarray:
+    t = g.tensors[name]
+    if t.dtype == "float32":
+        return np.asarray(v, np.float32)
+    return (t.quant.s * (v.astype(np.float32) - t.quant.zp)).astype(np.float32)
+
+
+def model_output(g: Graph, x: np.ndarray) -> np.ndarray:
+    """Dequantized model outputs (N, -1) on graph-typed inputs ``x``."""
+    y = interp.run(rebatch(g, len(x)), [x])[0]
+    return _dequant(g, g.outputs[0], y).reshape(len(x), -1)
+
+
+def layer_errors(g: Graph, env: dict, op_index: int, float_graph: Graph | None = None) -> np.ndarray:
+    """(channels, 3) mean square change of the op's output channels at each width (0 at 8 bits)."""
+    op = g.ops[op_index]
+    w = g.tensors[op.inputs[1]]
+    axis = WEIGHT_AXIS[op.kind]
+    n = w.shape[axis]
+    x = _dequant(g, op.inputs[0], env[op.inputs[0]])
+    scales = np.broadcast_to(np.asarray(w.quant.scale, np.float64), (n,))
+    rows = channel_rows(w.data, axis).astype(np.float64)
+    real = rows * scales[:, None]
+    frows = None
+    if float_graph is not None and w.name in float_graph.tensors and float_graph.tensors[w.name].is_const:
+        fw = float_graph.tensors[w.name].data
+        if tuple(fw.shape) == tuple(w.shape):
+            frows = channel_rows(fw, axis).astype(np.float64)
+    out = np.zeros((n, len(WIDTHS)))
+    for j, b in enumerate(WIDTHS):
+        if b == 8:
+            continue
+        q, s = requantize_channels(rows, scales, (b,) * n, frows)
+        delta = q.astype(np.float64) * s[:, None] - real
+        dw = np.moveaxis(delta.reshape((n,) + tuple(np.delete(w.shape, axis))), 0, axis).astype(np.float32)
+        y = float_interp._RUNNERS[op.kind](op, [x, dw])  # the linear part only (no bias, no activation)
+        y = np.asarray(y, np.float64).reshape(-1, n)
+        out[:, j] = (y ** 2).mean(axis=0)
+    return out
+
+
+def sensitivity(g: Graph, calib: np.ndarray, float_graph: Graph | None = None, n: int = 64,
+                progress: bool = False) -> dict[str, np.ndarray]:
+    """Weight tensor name -> (channels, 3) sensitivity at widths (8, 4, 2) (see the module doc)."""
+    x = graph_inputs(g, calib[:n])
+    env = interp.run(rebatch(g, len(x)), [x], keep_all=True)
+    y0 = _dequant(g, g.outputs[0], env[g.outputs[0]]).reshape(len(x), -1)
+    ops = weight_ops(g)
+    out: dict[str, np.ndarray] = {}
+    track = _progress(progress, len(ops))
+    for i in ops:
+        op = g.ops[i]
+        name = op.inputs[1]
+        if name in out:
+            continue
+        e = layer_errors(g, env, i, float_graph)
+        s = np.zeros_like(e)
+        for j, b in enumerate(WIDTHS):
+            if b == 8:
+                continue
+            yb = model_output(set_weight_bits(g, {name: b}, float_graph), x)
+            m = float(((yb - y0) ** 2).sum(axis=1).mean())
+            total = e[:, j].sum()
+            if total > 0:
+                s[:, j] = (m + 1e-12) * e[:, j] / total
+        s[:, 2] = np.maximum(s[:, 2], s[:, 1])
+        out[name] = s
+        track()
+    return out
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return lambda: None
+    from rich.progress import Progress
+
+    p = Progress(transient=True)
+    p.start()
+    task = p.add_task("sensitivity per layer", total=total)
+
+    def step():
+        p.advance(task)
+        if p.tasks[task].completed >= total:
+            p.stop()
+    return step
