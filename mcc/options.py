@@ -20,3 +20,4 @@ class CompileOptions:
     symmetric: bool = False      # symmetric activations (zero point 0)
     io: str = "float"            # "float": float32 in/out, quantized at the edges in C; "int8": raw int8
     progress: bool = True        # progress bars on calibration
+    memory: str = "optimized"    # arena plan: "firstfit" (model order) or "optimized" (mcc.planner.optimize)
