@@ -92,6 +92,7 @@ class CompileResult:
     files: tuple[str, ...]
     seconds: float
     layers: list[LayerInfo] = field(default_factory=list)
+    memory: object = None  # mcc.planner.optimize.MemoryResult with --memory optimized
 
 
 def compile(model: str | Path, outdir: str | Path, options: CompileOptions = CompileOptions()) -> CompileResult:
@@ -112,12 +113,25 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         check_fpu(target)
     has_dsp = target.has_dsp and options.dsp
     records = lower_graph(g)
-    kernels = select_kernels(g, records, has_dsp)
-    plan = plan_memory(g, records, has_dsp, kernels)
-    files = generate(g, plan, records, options.model_name, source, target, has_dsp)
+    memory = None
+    g_run = g
+    if options.memory == "optimized":  # order search, in-place and patch-based execution
+        from .planner.optimize import plan_optimized
+        memory = plan_optimized(g, records, has_dsp)
+        g_run, records, kernels, plan = (memory.program.graph, list(memory.program.records),
+                                         list(memory.kernels), memory.plan)
+    elif options.memory == "firstfit":
+        kernels = select_kernels(g, records, has_dsp)
+        plan = plan_memory(g, records, has_dsp, kernels)
+    else:
+        raise MccError(f"unknown memory plan {options.memory!r}; choose firstfit or optimized")
+    files = generate(g_run, plan, records, options.model_name, source, target, has_dsp)
+    if memory is not None:
+        from .planner.picture import memory_svg
+        files["mcc_memory.svg"] = memory_svg(g_run, plan, options.model_name)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = stored_weight_bytes(g)
-    layers = layer_table(g, plan)
+    layers = layer_table(g_run, plan)
     manifest = {
         "mcc_version": __version__, "model": source, "target": target.name,
         "input": {"shape": list(x.shape), "dtype": x.dtype},
@@ -127,8 +141,12 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         "kernels": kernels,
         "layers": [layer.as_dict() for layer in layers],
     }
+    if memory is not None:
+        from .planner.report import memory_summary
+        manifest["memory"] = memory_summary(memory)
     out = write_outdir(outdir, files, manifest, force=options.force)
-    return CompileResult(out, g, plan, weight_bytes, tuple(sorted(files)), time.perf_counter() - t0, layers)
+    return CompileResult(out, g, plan, weight_bytes, tuple(sorted(files)), time.perf_counter() - t0, layers,
+                         memory)
 
 
 def check_inputs(x: np.ndarray, shape: tuple, dtype: str, what: str = "input") -> np.ndarray:
@@ -206,6 +224,7 @@ class AnalyzeResult:
     arena_bytes: int
     lower_bound: int
     macs: int
+    memory: object = None  # mcc.planner.optimize.MemoryResult with the optimized memory plan
 
 
 def analyze(model: str | Path, target: str = "host", options: CompileOptions | None = None) -> AnalyzeResult:
@@ -215,8 +234,13 @@ def analyze(model: str | Path, target: str = "host", options: CompileOptions | N
     records = lower_graph(g)
     plan = plan_memory(g, records, t.has_dsp and options.dsp)
     layers = layer_table(g, plan)
+    memory = None
+    if options.memory == "optimized":
+        from .planner.optimize import plan_optimized
+        memory = plan_optimized(g, records, t.has_dsp and options.dsp)
+        plan = memory.plan
     return AnalyzeResult(str(model), layers, stored_weight_bytes(g),
-                         plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers))
+                         plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers), memory)
 
 
 def random_inputs(g: Graph, n: int, seed: int = 0) -> np.ndarray:

@@ -88,13 +88,29 @@ def main():
 @click.option("--force", is_flag=True, help="Replace an output directory that holds files mcc did not write.")
 @click.option("--name", "model_name", default="model", show_default=True, help="Model name in comments.")
 @click.option("--no-dsp", is_flag=True, help="Portable C kernels even on cores with the DSP extension.")
+@click.option("--memory", type=click.Choice(["firstfit", "optimized"]), default="optimized", show_default=True,
+              help="Arena plan: first fit in the model's op order, or order search + in-place + patches.")
 @_quant_options
 @_user_errors
-def compile_cmd(model, target, outdir, force, model_name, no_dsp, **quant):
+def compile_cmd(model, target, outdir, force, model_name, no_dsp, memory, **quant):
     """Compile MODEL (an int8 .tflite, or a Keras model with --calib) into a C library with a static arena."""
-    r = api.compile(model, outdir, _options(target, model_name=model_name, force=force, dsp=not no_dsp, **quant))
+    r = api.compile(model, outdir, _options(target, model_name=model_name, force=force, dsp=not no_dsp,
+                                            memory=memory, **quant))
     console.print(f"[bold]mcc[/bold]: wrote {len(r.files) + 1} files to {r.outdir} in {r.seconds:.2f} s")
     _memory_table(r.weight_bytes, r.plan.arena_bytes, r.plan.lower_bound)
+    if r.memory is not None:
+        _memory_plan(r.memory, len(r.memory.program.graph.ops), r.plan)
+        console.print(f"arena picture: {r.outdir / 'mcc_memory.svg'}")
+
+
+def _memory_plan(mem, n_ops, plan):
+    from .planner.picture import memory_ascii
+    from .planner.report import plan_lines, steps_table
+
+    console.print(steps_table(mem))
+    for line in plan_lines(mem):
+        console.print(line)
+    console.print(memory_ascii(plan, n_ops))
 
 
 def _memory_table(weights: int, arena: int, lower: int):
@@ -317,6 +333,8 @@ def analyze_cmd(model, target, as_json, **quant):
     console.print(t)
     console.print(f"total MACs: {r.macs:,}")
     _memory_table(r.weight_bytes, r.arena_bytes, r.lower_bound)
+    if r.memory is not None:
+        _memory_plan(r.memory, len(r.memory.program.graph.ops), r.memory.plan)
 
 
 @main.command("validate")

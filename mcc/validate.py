@@ -72,6 +72,9 @@ def validate(model: str | Path, target: str = "host", n: int = 100, inputs: np.n
         first = None
         if not same.all():
             item = int(np.flatnonzero(~same)[0])
+            # per-op traces follow the model's op order: rebuild with the first-fit plan for them
+            out = Path(tmp) / "trace"
+            compile_graph(g, out, CompileOptions(target="host", memory="firstfit"), Path(model).name)
             first = _first_difference(g, model, out, x[item:item + 1], item, keras)
     d = _diff(y_c, y_ref)
     return ValidateResult(str(model), len(x), int(same.sum()), float(d.max()) if d.size else 0.0, first,

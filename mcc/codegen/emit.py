@@ -65,6 +65,18 @@ class _Pointers:
         return local
 
 
+def _view_inputs(g: Graph) -> list[str]:
+    """Activations read by an op but written by none and not graph inputs: views at an offset into
+    another tensor's storage (row bands of patch-based execution, ``mcc.planner.patch``)."""
+    known = set(g.activations())
+    seen: list[str] = []
+    for op in g.ops:
+        for n in op.inputs:
+            if n is not None and not g.tensors[n].is_const and n not in known and n not in seen:
+                seen.append(n)
+    return seen
+
+
 def _tensor_views(g: Graph, plan: ArenaPlan) -> dict[str, TensorView]:
     used: set[str] = set()
     views: dict[str, TensorView] = {}
@@ -80,7 +92,9 @@ def _tensor_views(g: Graph, plan: ArenaPlan) -> dict[str, TensorView]:
             if n is not None and g.tensors[n].is_const:
                 role = roles[k] if k < len(roles) else f"const{k}"
                 label.setdefault(n, f"{op.name}_{role}")
-    for n in g.activations() + g.constants():
+            elif n is not None:
+                label.setdefault(n, f"{op.name}_in{k}")
+    for n in g.activations() + g.constants() + _view_inputs(g):
         t = g.tensors[n]
         cname = c_ident(label[n], used)
         if t.is_const:
@@ -149,7 +163,7 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
     calls, arrays, kernels, scratch_macros = _calls(g, plan, records, views, has_dsp)
     inp, outp = views[g.inputs[0]], views[g.outputs[0]]
     seen_offsets: dict[str, int] = {}
-    for n in g.activations():
+    for n in g.activations() + _view_inputs(g):
         v = views[n]
         seen_offsets.setdefault(v.macro, v.offset)
     weights = []

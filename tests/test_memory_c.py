@@ -1,0 +1,110 @@
+"""Generated C with the optimized memory plans (order search, in-place ADD, patch-based row bands):
+bit-exact with the numpy reference under ASan/UBSan on the host, with TFLM, and on QEMU (Cortex-M4,
+DSP kernels); the CLI option and the report; the arena goal against TFLM."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import mcc.api as api
+from mcc.cli import main
+from mcc.errors import MccError
+from mcc.oracle.tflm import run_tflm, tflm_arena_report
+from mcc.options import CompileOptions
+from mcc.planner.report import inplace_ops
+from mcc.reference.interp import run as interp_run
+from mcc.sim import host
+
+from conftest import MLPERF
+
+
+def _reference(g, x):
+    return np.stack([interp_run(g, [xi])[0] for xi in x])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MLPERF))
+def test_patched_c_is_exact_under_sanitizers(name, tmp_path):
+    r = api.compile(MLPERF[name], tmp_path / "out", CompileOptions())
+    assert r.memory is not None and r.memory.patch is not None  # every MLPerf model gets patched
+    g = r.graph
+    x = api.random_inputs(g, 4, seed=11)
+    y_t = g.tensors[g.outputs[0]]
+    y = host.run(r.outdir, x, y_t.shape, y_t.dtype, variant="sanitize")
+    assert np.array_equal(y.reshape(len(x), -1), _reference(g, x).reshape(len(x), -1))
+
+
+@pytest.mark.slow
+def test_inplace_without_patches_is_exact_under_sanitizers(tmp_path):
+    """ResNet-8 with order search and in-place ADDs only (the patch stage would absorb none of its
+    later ADDs, but test the unpatched program on its own too)."""
+    from mcc.codegen import generate
+    from mcc.planner.optimize import plan_optimized
+    from mcc.outdir import write_outdir
+
+    g = api.load_model(MLPERF["resnet8"])
+    mem = plan_optimized(g, api.lower_graph(g), patch=False)
+    assert len(inplace_ops(mem.program)) >= 2
+    files = generate(mem.program.graph, mem.plan, list(mem.program.records), "model", "resnet8")
+    x_t, y_t = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    out = write_outdir(tmp_path / "out", files, {
+        "target": "host", "input": {"shape": list(x_t.shape), "dtype": x_t.dtype},
+        "output": {"shape": list(y_t.shape), "dtype": y_t.dtype}})
+    x = api.random_inputs(g, 4, seed=5)
+    y = host.run(out, x, y_t.shape, y_t.dtype, variant="sanitize")
+    assert np.array_equal(y.reshape(len(x), -1), _reference(g, x).reshape(len(x), -1))
+
+
+@pytest.mark.slow
+def test_resnet8_optimized_plan_bit_exact_with_tflm(tmp_path):
+    r = api.compile(MLPERF["resnet8"], tmp_path / "out", CompileOptions())
+    x = api.random_inputs(r.graph, 30, seed=3)
+    y = api.run(r.outdir, x)
+    assert np.array_equal(y, run_tflm(MLPERF["resnet8"], x).outputs.reshape(y.shape))
+
+
+@pytest.mark.slow
+def test_resnet8_patched_on_qemu_m4(tmp_path):
+    r = api.compile(MLPERF["resnet8"], tmp_path / "out", CompileOptions(target="mps2-an386"))
+    assert r.memory.patch is not None and "mcc_conv_s8" in r.memory.kernels
+    x = api.random_inputs(r.graph, 2, seed=9)
+    y = api.run(r.outdir, x)
+    assert np.array_equal(y.reshape(2, -1), _reference(r.graph, x).reshape(2, -1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MLPERF))
+def test_arena_at_least_25_percent_below_tflm(name):
+    r = api.analyze(MLPERF[name])
+    tflm = tflm_arena_report(MLPERF[name]).total
+    assert r.arena_bytes <= 0.75 * tflm, (r.arena_bytes, tflm)
+
+
+def test_cli_memory_option_and_report(tmp_path):
+    runner = CliRunner()
+    ff = runner.invoke(main, ["compile", str(MLPERF["sww"]), "-o", str(tmp_path / "ff"), "--memory", "firstfit"])
+    assert ff.exit_code == 0, ff.output
+    assert not (tmp_path / "ff" / "mcc_memory.svg").exists()
+    opt = runner.invoke(main, ["compile", str(MLPERF["sww"]), "-o", str(tmp_path / "opt")])
+    assert opt.exit_code == 0, opt.output
+    for words in ("first fit", "order search", "+ in-place", "+ patches", "row bands", "lower bound"):
+        assert words in opt.output
+    svg = (tmp_path / "opt" / "mcc_memory.svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<rect") > 10
+    import json
+    m = json.loads((tmp_path / "opt" / "mcc.json").read_text())
+    assert m["memory"]["arena_bytes"] == m["arena_bytes"] < m["memory"]["steps"]["first fit"]["arena_bytes"]
+    bad = runner.invoke(main, ["compile", str(MLPERF["sww"]), "-o", str(tmp_path / "bad"), "--memory", "best"])
+    assert bad.exit_code == 2 and "firstfit" in bad.output
+
+
+def test_api_rejects_unknown_memory_plan(tmp_path):
+    with pytest.raises(MccError, match="unknown memory plan 'best'; choose firstfit or optimized"):
+        api.compile(MLPERF["sww"], tmp_path / "o", CompileOptions(memory="best"))
+
+
+def test_firstfit_keeps_the_spine_plan(tmp_path):
+    r = api.compile(MLPERF["resnet8"], tmp_path / "o", CompileOptions(memory="firstfit"))
+    assert r.memory is None
+    g = r.graph
+    assert r.plan.arena_bytes == api.plan_memory(g, api.lower_graph(g)).arena_bytes
