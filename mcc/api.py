@@ -220,7 +220,8 @@ def random_inputs(g: Graph, n: int, seed: int = 0) -> np.ndarray:
     if t.dtype == "float32":
         consumer = next(op for op in g.ops if t.name in op.inputs)
         q = g.tensors[consumer.outputs[0]].quant
-        lo, hi = q.s * (-128 - q.zp), q.s * (127 - q.zp)
+        qi = np.iinfo(g.tensors[consumer.outputs[0]].dtype)  # int8, or int16 for 16x8
+        lo, hi = q.s * (qi.min - q.zp), q.s * (qi.max - q.zp)
         return rng.uniform(lo, hi, size=(n,) + t.shape).astype(np.float32)
     info = np.iinfo(t.dtype)
     return rng.integers(info.min, info.max + 1, size=(n,) + t.shape, dtype=t.dtype)

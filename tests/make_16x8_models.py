@@ -1,6 +1,7 @@
 """Build the single-operator 16x8 TFLite models in tests/data/ops16/ (run by hand, not in CI).
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py [--only NAME ...]
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py --dscnn   (tests/data/dscnn_16x8.tflite)
 
 16x8 = int16 activations (symmetric, zero point 0) with int8 weights and int64 biases, as the
 TFLite converter makes them: ``optimizations=[DEFAULT]``, a representative dataset of 64 uniform
@@ -127,6 +128,11 @@ def convert_16x8(model, representative_dataset, float_io: bool = False) -> bytes
     """The TFLite converter's 16x8 full-integer quantization of a Keras model."""
     import tensorflow as tf
 
+    if any(inp.shape[0] is None for inp in model.inputs):  # fix batch 1 (static reshapes)
+        import keras
+
+        ins = [keras.Input(tuple(inp.shape[1:]), batch_size=1) for inp in model.inputs]
+        model = keras.Model(ins, model(ins if len(ins) > 1 else ins[0]))
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative_dataset
@@ -188,5 +194,42 @@ def main(argv=None) -> int:
     return 0
 
 
+
+
+def build_dscnn() -> bytes:
+    """MLPerf Tiny DS-CNN (KWS) SavedModel converted to 16x8. Calibration: 64 inputs spread over
+    the int8 model's input range around the real sample (the int8 model's input quantization
+    gives that range)."""
+    sys.path.insert(0, str(ROOT))
+    from mcc.frontend import load_tflite
+
+    kws = ROOT / "examples/mlperf_tiny/kws"
+    q = load_tflite(kws / "dscnn_int8.tflite")
+    xq = q.tensors[q.inputs[0]].quant
+    sample = (np.load(kws / "sample_int8_49x10.npy").astype(np.float32).reshape(1, 49, 10, 1)
+              - xq.zp) * xq.s
+
+    def rep():
+        rng = np.random.default_rng(0)
+        for k in range(64):
+            noise = rng.normal(0, 0.25 * (k % 4), sample.shape) * np.abs(sample).max()
+            yield [(sample + noise).astype(np.float32)]
+
+    from mcc.frontend.keras import read_model
+
+    model = read_model(kws / "dscnn_savedmodel")  # the Keras 2 SavedModel, rebuilt in Keras 3
+    return convert_16x8(model, rep)
+
+
+def main_dscnn() -> int:
+    path = ROOT / "tests" / "data" / "dscnn_16x8.tflite"
+    buf = build_dscnn()
+    path.write_bytes(buf)
+    print(path.name, len(buf), "B", " ".join(op_names(buf)), io_types(buf))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--dscnn"]:
+        sys.exit(main_dscnn())
     sys.exit(main())
