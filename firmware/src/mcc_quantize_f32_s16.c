@@ -7,7 +7,7 @@
 
 /* out = clamp((int32)roundf(x / scale) + zero_point, qmin, qmax); large values saturate and NaN
  * gives qmin (as mcc_quantize_f32_s8). */
-mcc_status mcc_quantize_f32_s16(const mcc_quantize_params *p, const float *input, int16_t *output)
+mcc_status mcc_quantize_f32_s16(const mcc_quantize_s16_params *p, const float *input, int16_t *output)
 {
     int32_t i;
     int32_t lo;
