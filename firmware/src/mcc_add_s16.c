@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * TFLM's general-scale int16 path (left_shift 15):

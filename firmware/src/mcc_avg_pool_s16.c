@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * out = clamp((sum +- count/2) / count) over the window clipped to the input (int32 sum,

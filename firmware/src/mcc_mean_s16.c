@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * Input viewed as (outer, reduce, inner); 1/reduce is folded into multiplier/shift:

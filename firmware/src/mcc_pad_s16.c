@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 static void fill16(int16_t *out, int16_t value, int32_t count)
 {

@@ -3,7 +3,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* out = clamp((int32)roundf(x / scale) + zero_point, qmin, qmax); large values saturate and NaN
  * gives qmin (as mcc_quantize_f32_s8). */
