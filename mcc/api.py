@@ -59,7 +59,8 @@ def quantize_keras(path: str | Path, options: CompileOptions) -> Graph:
                              "inputs for that: pass --calib data.npy (N, *input_shape) or data.npz (array x)")
     g = load_keras(path)
     return quantize_model(g, options.calib, method=options.method, per_channel=options.per_channel,
-                          symmetric=options.symmetric, io=options.io, progress=options.progress)
+                          symmetric=options.symmetric, io=options.io, progress=options.progress,
+                          activation_bits=options.activation_bits)
 
 
 def lower_graph(g: Graph) -> list:

@@ -225,3 +225,93 @@ def test_frontend_refuses_nonzero_int16_zero_point():
     g = _fc_graph(y_zp=5)
     with pytest.raises(UnsupportedOperatorError, match=r"int16 tensor 'y' must be quantized with zero point 0"):
         _check_symmetric16(g, g.tensors["y"], 0, g.ops[0], "m.tflite")
+
+
+# --- mcc's own 16x8 quantizer (Keras models) -----------------------------------------------------
+
+
+FASHION_CNN = ROOT / "tests/data/fashion_cnn.keras"
+
+
+@pytest.fixture(scope="module")
+def fashion_calib(tmp_path_factory):
+    from make_fashion_cnn import load_fashion_mnist
+
+    path = tmp_path_factory.mktemp("calib") / "calib.npy"
+    np.save(path, load_fashion_mnist("train")[0][:64].astype(np.float32))
+    return path
+
+
+@pytest.mark.slow
+def test_keras_16x8_compiled_c_bit_exact_with_reference(tmp_path, fashion_calib):
+    r = api.compile(FASHION_CNN, tmp_path / "out",
+                    CompileOptions(calib=str(fashion_calib), activation_bits=16, progress=False))
+    g = r.graph
+    assert g.meta["quantized"] == "16x8"
+    for op in g.ops:
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            x, w, b = (g.tensors[n] for n in op.inputs)
+            assert (x.dtype, w.dtype, b.dtype) == ("int16", "int8", "int64")
+            assert x.quant.zero_point == (0,)
+    x = np.load(fashion_calib)[:20]
+    y = api.run(r.outdir, x)
+    ref = np.stack([interp.run(g, [x[i:i + 1]])[0] for i in range(len(x))]).reshape(y.shape)
+    assert np.array_equal(y, ref)
+    assert (y.argmax(-1) == ref.argmax(-1)).all() and len(np.unique(y)) > 20
+
+
+def test_keras_16x8_integer_io_and_bad_bits(fashion_calib):
+    from mcc.errors import MccError
+    from mcc.frontend.keras import load_keras
+    from mcc.quantize_api import quantize_model
+
+    g = load_keras(FASHION_CNN)
+    calib = np.load(fashion_calib)[:16]
+    q = quantize_model(g, calib, io="int8", activation_bits=16, progress=False)
+    assert q.tensors[q.inputs[0]].dtype == "int16" and q.tensors[q.outputs[0]].dtype == "int16"
+    assert q.tensors[q.outputs[0]].quant.scale == (1 / 32768,)  # SOFTMAX's fixed output scale
+    with pytest.raises(MccError, match="activation_bits must be 8 or 16, got 12"):
+        quantize_model(g, calib, activation_bits=12, progress=False)
+
+
+def test_keras_16x8_refuses_ops_without_16x8_kernel():
+    from mcc.errors import MccError
+    from mcc.ir.attrs import NoAttrs
+    from mcc.passes.quantize16 import quantize16
+
+    t = {"x": Tensor("x", (1, 4), "float32"), "y": Tensor("y", (1, 4), "float32")}
+    g = Graph(t, (Op("LOGISTIC", ("x",), ("y",), NoAttrs()),), ("x",), ("y",))
+    with pytest.raises(MccError, match="LOGISTIC has no 16x8 kernel"):
+        quantize16(g, {"x": (-1.0, 1.0), "y": (0.0, 1.0)})
+
+
+@pytest.mark.slow
+def test_cli_quantize_and_compile_with_activation_bits_16(tmp_path, fashion_calib):
+    from click.testing import CliRunner
+    from make_fashion_cnn import load_fashion_mnist
+    from mcc.cli import main
+
+    x, y = load_fashion_mnist("t10k")
+    np.savez(tmp_path / "eval.npz", x=x[:200], y=y[:200])
+    run = CliRunner().invoke
+    r = run(main, ["quantize", str(FASHION_CNN), "--calib", str(fashion_calib), "--activation-bits", "16",
+                   "--eval", str(tmp_path / "eval.npz")])
+    assert r.exit_code == 0, r.output
+    assert "16x8" in r.output and "top-1 on 200 labelled inputs" in r.output
+    r = run(main, ["compile", str(FASHION_CNN), "--calib", str(fashion_calib), "--activation-bits", "16",
+                   "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "mcc_conv_s16" in (tmp_path / "out/mcc.json").read_text()
+    r = run(main, ["compile", str(FASHION_CNN), "--calib", str(fashion_calib), "--activation-bits", "12",
+                   "-o", str(tmp_path / "bad")])
+    assert r.exit_code == 2 and "activation-bits" in r.output
+
+
+@pytest.mark.slow
+def test_cli_validate_16x8_tflite():
+    from click.testing import CliRunner
+    from mcc.cli import main
+
+    r = CliRunner().invoke(main, ["validate", str(DSCNN16), "-n", "5"])
+    assert r.exit_code == 0, r.output
+    assert "5/5 outputs bit-exact with TFLM" in r.output
