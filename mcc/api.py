@@ -62,7 +62,8 @@ def quantize_keras(path: str | Path, options: CompileOptions) -> Graph:
                              "inputs for that: pass --calib data.npy (N, *input_shape) or data.npz (array x)")
     g = load_keras(path)
     return quantize_model(g, options.calib, method=options.method, per_channel=options.per_channel,
-                          symmetric=options.symmetric, io=options.io, progress=options.progress)
+                          symmetric=options.symmetric, io=options.io, progress=options.progress,
+                          activation_bits=options.activation_bits)
 
 
 def lower_graph(g: Graph) -> list:
@@ -252,7 +253,8 @@ def random_inputs(g: Graph, n: int, seed: int = 0) -> np.ndarray:
         q = g.tensors[consumer.outputs[0]].quant
         if q is None:  # a float (PTQ dynamic) graph: no quantized range, inputs in [-1, 1]
             return rng.uniform(-1.0, 1.0, size=(n,) + t.shape).astype(np.float32)
-        lo, hi = q.s * (-128 - q.zp), q.s * (127 - q.zp)
+        qi = np.iinfo(g.tensors[consumer.outputs[0]].dtype)  # int8, or int16 for 16x8
+        lo, hi = q.s * (qi.min - q.zp), q.s * (qi.max - q.zp)
         return rng.uniform(lo, hi, size=(n,) + t.shape).astype(np.float32)
     info = np.iinfo(t.dtype)
     return rng.integers(info.min, info.max + 1, size=(n,) + t.shape, dtype=t.dtype)

@@ -58,6 +58,10 @@ def _quant_options(fn):
                      help="Keras models: PTQ dynamic (int8/int16 weights, float32 activations; FPU targets, no --calib)."),
         click.option("--weight-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
                      help="Keras models with --dynamic: weight width."),
+        click.option("--activation-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
+                     callback=lambda ctx, param, v: int(v),
+                     help="Keras models: 16 = int16 activations with int8 weights (16x8; "
+                          "--io int8 then means raw int16 I/O)."),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -174,8 +178,12 @@ def _profile_table(outdir, prof):
 @click.option("--dynamic", is_flag=True, help="PTQ dynamic: int8/int16 weights, float32 activations (no --calib).")
 @click.option("--weight-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
               help="With --dynamic: weight width.")
+@click.option("--activation-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
+              callback=lambda ctx, param, v: int(v),
+              help="16: int16 activations with int8 weights (16x8).")
 @_user_errors
-def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dynamic, weight_bits):
+def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dynamic, weight_bits,
+                 activation_bits=8):
     """Quantize a Keras MODEL (post-training static) and show every activation's range, scale and
     zero point; with --eval, the accuracy before and after. `mcc compile` takes the same options."""
     from .evaluate import predict_float, predict_int8, top1
@@ -193,7 +201,7 @@ def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dyn
                              "(or --dynamic for weights-only quantization)")
     g = load_keras(model)
     q, ranges = quantize_model(g, calib, method=method, per_channel=not per_tensor, symmetric=symmetric,
-                               io=io, return_ranges=True)
+                               io=io, return_ranges=True, activation_bits=activation_bits)
     t = Table(title=f"{model}: {method} calibration, {'per-tensor' if per_tensor else 'per-channel'} weights")
     for c in ("tensor", "min", "max", "scale", "zero point"):
         t.add_column(c, justify="left" if c == "tensor" else "right")
@@ -201,14 +209,16 @@ def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dyn
         tq = q.tensors[name].quant
         if tq is None or len(tq.scale) != 1:
             continue
-        lo, hi = tq.s * (-128 - tq.zp), tq.s * (127 - tq.zp)
+        info = np.iinfo(q.tensors[name].dtype)
+        lo, hi = tq.s * (info.min - tq.zp), tq.s * (info.max - tq.zp)
         t.add_row(name[:60], f"{lo:.5g}", f"{hi:.5g}", f"{tq.s:.6g}", str(tq.zp))
     console.print(t)
     if eval_path:
         x, y = _labelled(eval_path)
         x = x.reshape((len(x),) + tuple(g.tensors[g.inputs[0]].shape[1:]))
         acc_f, acc_q = top1(predict_float(g, x), y), top1(predict_int8(q, x), y)
-        console.print(f"top-1 on {len(x)} labelled inputs: float {100 * acc_f:.2f} %, int8 {100 * acc_q:.2f} % "
+        qname = "16x8" if activation_bits == 16 else "int8"
+        console.print(f"top-1 on {len(x)} labelled inputs: float {100 * acc_f:.2f} %, {qname} {100 * acc_q:.2f} % "
                       f"({100 * (acc_q - acc_f):+.2f} pp)")
 
 

@@ -15,13 +15,14 @@ def predict_int8(g: Graph, x: np.ndarray, chunk: int = 500) -> np.ndarray:
     out = []
     for i in range(0, len(x), chunk):
         xb = x[i:i + chunk]
-        if g.tensors[g.inputs[0]].dtype == "int8":
-            q = g.tensors[g.inputs[0]].quant
-            xb = np.clip(np.round(xb / q.s) + q.zp, -128, 127).astype(np.int8)
+        if g.tensors[g.inputs[0]].dtype in ("int8", "int16"):  # int16: 16x8 graphs
+            t_in = g.tensors[g.inputs[0]]
+            info = np.iinfo(t_in.dtype)
+            xb = np.clip(np.round(xb / t_in.quant.s) + t_in.quant.zp, info.min, info.max).astype(t_in.dtype)
         out.append(interp.run(rebatch(g, len(xb)), [xb])[0])
     y = np.concatenate(out).reshape(len(x), -1)
     t = g.tensors[g.outputs[0]]
-    if t.dtype == "int8":
+    if t.dtype in ("int8", "int16"):
         y = t.quant.s * (y.astype(np.float32) - t.quant.zp)
     return y
 

@@ -20,6 +20,7 @@ class CompileOptions:
     symmetric: bool = False      # symmetric activations (zero point 0)
     io: str = "float"            # "float": float32 in/out, quantized at the edges in C; "int8": raw int8
     progress: bool = True        # progress bars on calibration
+    activation_bits: int = 8     # 16: int16 activations with int8 weights (16x8)
     memory: str = "optimized"    # arena plan: "firstfit" (model order) or "optimized" (mcc.planner.optimize)
     # Keras models: "static" (int8 activations, needs calib) or "dynamic" (PTQ dynamic: int8/int16
     # weights, float32 activations, hybrid kernels; targets with an FPU only)

@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field
 from .ir import Graph, verify
 from .passes.calibrate import calibrate
 from .passes.pipeline import run_float_passes
+from .errors import MccError
 from .passes.quantize import quantize
+from .passes.quantize16 import quantize16
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,14 @@ class PTQOptions:
     tflite_compat: bool = False       # reproduce the TFLite calibrator's in-place ADD ranges
     dense_per_channel: bool | None = None  # FULLY_CONNECTED weights; None: as per_channel
     calib_options: dict = field(default_factory=dict)
+    activation_bits: int = 8          # 16: int16 activations with int8 weights (16x8)
 
 
 def quantize_model(graph: Graph, calib_data, method: str = "minmax", per_channel: bool = True,
                    symmetric: bool = False, io: str = "float", *, batch_size: int = 32,
                    progress: bool = True, fold_input_rescale: bool = True, tflite_compat: bool = False,
                    dense_per_channel: bool | None = None, calib_options: dict | None = None,
-                   return_ranges: bool = False):
+                   return_ranges: bool = False, activation_bits: int = 8):
     """Quantize a float32 graph to int8 with ranges calibrated on ``calib_data``.
 
     Runs the float passes (idempotent if ``load_keras`` already did), calibrates with ``method``
@@ -51,17 +54,24 @@ def quantize_model(graph: Graph, calib_data, method: str = "minmax", per_channel
     ``tflite_compat`` reproduces the TFLite converter's calibration quirk (an in-place ADD's output
     range recorded on one of its inputs, see ``calibrate.tflite_inplace_ranges``) for parameters
     that match the converter's; ``dense_per_channel=False`` quantizes dense layers per tensor as
-    older converters do.
+    older converters do. ``activation_bits=16`` quantizes to 16x8 (int16 symmetric activations,
+    int8 weights, int64 biases; ``mcc.passes.quantize16``).
     """
+    if activation_bits not in (8, 16):
+        raise MccError(f"activation_bits must be 8 or 16, got {activation_bits}")
     opts = PTQOptions(method=method, per_channel=per_channel, symmetric=symmetric, io=io,
                       batch_size=batch_size, progress=progress, fold_input_rescale=fold_input_rescale,
                       tflite_compat=tflite_compat, dense_per_channel=dense_per_channel,
-                      calib_options=dict(calib_options or {}))
+                      calib_options=dict(calib_options or {}), activation_bits=activation_bits)
     g = run_float_passes(graph)
     ranges = calibrate(g, calib_data, opts.method, batch_size=opts.batch_size, progress=opts.progress,
                        tflite_compat=opts.tflite_compat, **opts.calib_options)
-    q = quantize(g, ranges, per_channel=opts.per_channel, symmetric_activations=opts.symmetric,
-                 io=opts.io, fold_input_rescale=opts.fold_input_rescale,
-                 dense_per_channel=opts.dense_per_channel)
+    if activation_bits == 16:
+        q = quantize16(g, ranges, per_channel=opts.per_channel, io=opts.io,
+                       dense_per_channel=opts.dense_per_channel)
+    else:
+        q = quantize(g, ranges, per_channel=opts.per_channel, symmetric_activations=opts.symmetric,
+                     io=opts.io, fold_input_rescale=opts.fold_input_rescale,
+                     dense_per_channel=opts.dense_per_channel)
     q = verify(q.replace(meta=dict(q.meta, ptq=asdict(opts))))
     return (q, ranges) if return_ranges else q

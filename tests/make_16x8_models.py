@@ -1,6 +1,7 @@
 """Build the single-operator 16x8 TFLite models in tests/data/ops16/ (run by hand, not in CI).
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py [--only NAME ...]
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py --dscnn   (tests/data/dscnn_16x8.tflite)
 
 16x8 = int16 activations (symmetric, zero point 0) with int8 weights and int64 biases, as the
 TFLite converter makes them: ``optimizations=[DEFAULT]``, a representative dataset of 64 uniform
@@ -73,6 +74,9 @@ def _specs():
         S("dw_stride2_relu", [(9, 9, 4)], dw(3, strides=2, padding="same", activation="relu"),
           ["DEPTHWISE_CONV_2D"], "stride 2, fused RELU"),
         S("fc", [(32,)], dense(10), ["FULLY_CONNECTED"], "per-channel weights"),
+        S("fc_per_tensor", [(24,)], dense(6), ["FULLY_CONNECTED"],
+          "per-tensor weights (_experimental_disable_per_channel_quantization_for_dense_layers)",
+          per_tensor_dense=True),
         S("fc_relu", [(20,)], dense(7, activation="relu"), ["FULLY_CONNECTED"], "fused RELU"),
         S("fc_flatten", [(4, 4, 3)],
           lambda x: layers.Dense(6, bias_initializer=rn)(layers.Flatten()(x[0])),
@@ -123,15 +127,23 @@ def _rep_dataset(spec: Spec, seed: int):
     return gen
 
 
-def convert_16x8(model, representative_dataset, float_io: bool = False) -> bytes:
+def convert_16x8(model, representative_dataset, float_io: bool = False,
+                 per_tensor_dense: bool = False) -> bytes:
     """The TFLite converter's 16x8 full-integer quantization of a Keras model."""
     import tensorflow as tf
 
+    if any(inp.shape[0] is None for inp in model.inputs):  # fix batch 1 (static reshapes)
+        import keras
+
+        ins = [keras.Input(tuple(inp.shape[1:]), batch_size=1) for inp in model.inputs]
+        model = keras.Model(ins, model(ins if len(ins) > 1 else ins[0]))
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative_dataset
     conv.target_spec.supported_ops = [
         tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if per_tensor_dense:
+        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
     if not float_io:
         conv.inference_input_type = tf.int16
         conv.inference_output_type = tf.int16
@@ -147,7 +159,7 @@ def build(spec: Spec) -> bytes:
     keras.utils.set_random_seed(seed)
     inputs = [keras.Input(shape, batch_size=1, name=f"in{k}") for k, shape in enumerate(spec.inputs)]
     model = keras.Model(inputs, spec.build(inputs), name=spec.name)
-    return convert_16x8(model, _rep_dataset(spec, seed), spec.float_io)
+    return convert_16x8(model, _rep_dataset(spec, seed), spec.float_io, spec.per_tensor_dense)
 
 
 def main(argv=None) -> int:
@@ -165,7 +177,7 @@ def main(argv=None) -> int:
         path = OUT_DIR / f"{spec.name}.tflite"
         path.write_bytes(buf)
         ops = op_names(buf)
-        problems = [q for q in check(spec, buf) if "scales" not in q]
+        problems = check(spec, buf)
         x = (np.random.default_rng(1).uniform(-1, 1, (2, *spec.inputs[0])).astype(np.float32)
              if spec.float_io else
              np.random.default_rng(1).integers(-32768, 32768, (2, *spec.inputs[0])).astype(np.int16))
@@ -188,5 +200,42 @@ def main(argv=None) -> int:
     return 0
 
 
+
+
+def build_dscnn() -> bytes:
+    """MLPerf Tiny DS-CNN (KWS) SavedModel converted to 16x8. Calibration: 64 inputs spread over
+    the int8 model's input range around the real sample (the int8 model's input quantization
+    gives that range)."""
+    sys.path.insert(0, str(ROOT))
+    from mcc.frontend import load_tflite
+
+    kws = ROOT / "examples/mlperf_tiny/kws"
+    q = load_tflite(kws / "dscnn_int8.tflite")
+    xq = q.tensors[q.inputs[0]].quant
+    sample = (np.load(kws / "sample_int8_49x10.npy").astype(np.float32).reshape(1, 49, 10, 1)
+              - xq.zp) * xq.s
+
+    def rep():
+        rng = np.random.default_rng(0)
+        for k in range(64):
+            noise = rng.normal(0, 0.25 * (k % 4), sample.shape) * np.abs(sample).max()
+            yield [(sample + noise).astype(np.float32)]
+
+    from mcc.frontend.keras import read_model
+
+    model = read_model(kws / "dscnn_savedmodel")  # the Keras 2 SavedModel, rebuilt in Keras 3
+    return convert_16x8(model, rep)
+
+
+def main_dscnn() -> int:
+    path = ROOT / "tests" / "data" / "dscnn_16x8.tflite"
+    buf = build_dscnn()
+    path.write_bytes(buf)
+    print(path.name, len(buf), "B", " ".join(op_names(buf)), io_types(buf))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--dscnn"]:
+        sys.exit(main_dscnn())
     sys.exit(main())

@@ -40,3 +40,11 @@ def test_hybrid_model_is_refused_with_advice():
 def test_unsupported_operator_is_named_with_index_and_list():
     with pytest.raises(UnsupportedOperatorError, match=r"operator 1 is TANH.*supported: .*CONV_2D"):
         load_tflite(ERRORS_DIR / "int8_tanh.tflite")
+
+
+def test_16x8_model_is_accepted():
+    """int16 activations with int8 weights (16x8) load; tests/test_16x8.py covers them fully."""
+    g = load_tflite(ERRORS_DIR.parent / "ops16" / "float_io_conv.tflite")
+    edges = [g.tensors[op.outputs[0] if op.kind == "QUANTIZE" else op.inputs[0]]
+             for op in g.ops if op.kind in ("QUANTIZE", "DEQUANTIZE")]
+    assert [t.dtype for t in edges] == ["int16", "int16"]

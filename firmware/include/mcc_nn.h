@@ -284,7 +284,16 @@ mcc_status mcc_fully_connected_packed(const mcc_fully_connected_packed_params *p
 /* ---- 16x8: int16 activations (zero point 0), int8 weights, int64 biases ----
  * Conv-like kernels accumulate in int64 and requantize with the int64
  * MultiplyByQuantizedMultiplier; no offsets (int16 activations are symmetric).
- * Pooling, ADD, MUL, MEAN, PAD and DEQUANTIZE take the int8 structs above. */
+ * Pooling, ADD, MUL, MEAN, PAD, QUANTIZE and DEQUANTIZE share the int8 structs
+ * (same fields, the s16 names below are typedefs). */
+typedef mcc_pool_params mcc_pool_s16_params;
+typedef mcc_add_params mcc_add_s16_params;
+typedef mcc_mul_params mcc_mul_s16_params;
+typedef mcc_mean_params mcc_mean_s16_params;
+typedef mcc_pad_params mcc_pad_s16_params;
+typedef mcc_quantize_params mcc_quantize_s16_params;
+typedef mcc_dequantize_params mcc_dequantize_s16_params;
+
 typedef struct {
     int32_t input_n;
     int32_t input_h;
@@ -372,21 +381,21 @@ mcc_status mcc_depthwise_conv_s16(const mcc_depthwise_conv_s16_params *p, const 
 mcc_status mcc_fully_connected_s16(const mcc_fully_connected_s16_params *p, const int16_t *input,
                                    const int8_t *filter, const int64_t *bias /* may be NULL */,
                                    int16_t *output, int8_t *scratch);
-mcc_status mcc_avg_pool_s16(const mcc_pool_params *p, const int16_t *input, int16_t *output);
-mcc_status mcc_max_pool_s16(const mcc_pool_params *p, const int16_t *input, int16_t *output);
-mcc_status mcc_add_s16(const mcc_add_params *p, const int16_t *input1, const int16_t *input2,
+mcc_status mcc_avg_pool_s16(const mcc_pool_s16_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_max_pool_s16(const mcc_pool_s16_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_add_s16(const mcc_add_s16_params *p, const int16_t *input1, const int16_t *input2,
                        int16_t *output);
-mcc_status mcc_mul_s16(const mcc_mul_params *p, const int16_t *input1, const int16_t *input2,
+mcc_status mcc_mul_s16(const mcc_mul_s16_params *p, const int16_t *input1, const int16_t *input2,
                        int16_t *output);
-mcc_status mcc_mean_s16(const mcc_mean_params *p, const int16_t *input, int16_t *output);
-mcc_status mcc_pad_s16(const mcc_pad_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_mean_s16(const mcc_mean_s16_params *p, const int16_t *input, int16_t *output);
+mcc_status mcc_pad_s16(const mcc_pad_s16_params *p, const int16_t *input, int16_t *output);
 mcc_status mcc_softmax_s16(const mcc_softmax_s16_params *p, const int16_t *input,
                            int16_t *output);
-mcc_status mcc_quantize_f32_s16(const mcc_quantize_params *p, const float *input,
+mcc_status mcc_quantize_f32_s16(const mcc_quantize_s16_params *p, const float *input,
                                 int16_t *output);
 mcc_status mcc_requantize_s16(const mcc_requantize_s16_params *p, const void *input,
                               void *output);
-mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_params *p, const int16_t *input,
+mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_s16_params *p, const int16_t *input,
                                   float *output);
 
 #ifdef __cplusplus

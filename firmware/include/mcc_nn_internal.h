@@ -39,4 +39,31 @@ static inline int8_t mcc_sat_s8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)mcc_clamp_s32(mcc_clamp_s32(v, lo, hi), INT8_MIN, INT8_MAX);
 }
 
+/* ---- 16x8 kernels (int16 activations, int8 weights, int64 biases) ---- */
+
+/* Arithmetic (flooring) right shift of an int64, n in 0..63. */
+static inline int64_t mcc_asr64(int64_t x, int32_t n)
+{
+    return x >= 0 ? (x >> n) : ~((~x) >> n);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier(int64_t x, multiplier, shift): the Q31
+ * multiplier rounded to Q15 (0x7FFF when it would reach 2^15), then
+ * (x * m15 + 2^(14 - shift)) >> (15 - shift).  Assumes |x| < 2^47 and a result
+ * inside int32 (as the reference does); shift in -31..7, positive = left. */
+static inline int32_t mcc_requantize64(int64_t x, int32_t multiplier, int32_t shift)
+{
+    const int64_t reduced = multiplier < 0x7FFF0000 ? (int64_t)((multiplier + (1 << 15)) >> 16)
+                                                    : (int64_t)0x7FFF;
+    const int32_t total_shift = 15 - shift;
+    const int64_t r = mcc_asr64(x * reduced + ((int64_t)1 << (total_shift - 1)), total_shift);
+    return mcc_wrap_s32((uint32_t)(uint64_t)r);
+}
+
+/* Clamp to the activation range [lo, hi] (itself inside int16) and narrow. */
+static inline int16_t mcc_sat_s16(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int16_t)mcc_clamp_s32(mcc_clamp_s32(v, lo, hi), INT16_MIN, INT16_MAX);
+}
+
 #endif /* MCC_NN_INTERNAL_H */

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * TFLM's general-scale int16 path (left_shift 15):
@@ -15,7 +15,7 @@ static int32_t rescale_input(int32_t x, int32_t offset, int32_t left_shift, int3
     return mcc_requantize(mcc_wrapping_shl(x + offset, left_shift), multiplier, shift);
 }
 
-mcc_status mcc_add_s16(const mcc_add_params *p, const int16_t *input1, const int16_t *input2,
+mcc_status mcc_add_s16(const mcc_add_s16_params *p, const int16_t *input1, const int16_t *input2,
                        int16_t *output)
 {
     const mcc_broadcast_shape *s;

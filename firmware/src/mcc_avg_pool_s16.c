@@ -2,13 +2,13 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * out = clamp((sum +- count/2) / count) over the window clipped to the input (int32 sum,
  * truncating division: rounds half away from zero). MCC_ERR_ARG for an empty window.
  */
-mcc_status mcc_avg_pool_s16(const mcc_pool_params *p, const int16_t *input, int16_t *output)
+mcc_status mcc_avg_pool_s16(const mcc_pool_s16_params *p, const int16_t *input, int16_t *output)
 {
     int32_t n;
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * out[n, oy, ox, oc] = clamp(requantize64(sum over valid taps and input channels of

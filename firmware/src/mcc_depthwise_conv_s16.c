@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * out[n, oy, ox, oc] with oc = ic * depth_multiplier + m:

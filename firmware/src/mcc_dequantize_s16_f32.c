@@ -3,7 +3,7 @@
 
 #include "mcc_nn.h"
 
-mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_params *p, const int16_t *input,
+mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_s16_params *p, const int16_t *input,
                                   float *output)
 {
     int32_t i;

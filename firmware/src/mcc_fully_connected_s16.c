@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* out[b, o] = clamp(requantize64(sum_d x[b, d] * w[o, d] + bias[o], m[o or 0], s[o or 0])) */
 mcc_status mcc_fully_connected_s16(const mcc_fully_connected_s16_params *p, const int16_t *input,

@@ -2,10 +2,10 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* out = clamp(max over the window clipped to the input); an empty window gives -32768. */
-mcc_status mcc_max_pool_s16(const mcc_pool_params *p, const int16_t *input, int16_t *output)
+mcc_status mcc_max_pool_s16(const mcc_pool_s16_params *p, const int16_t *input, int16_t *output)
 {
     int32_t n;
 

@@ -2,14 +2,14 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /*
  * Input viewed as (outer, reduce, inner); 1/reduce is folded into multiplier/shift:
  *   out[o, i] = clamp16(requantize(sum_r x[o, r, i] + reduce * input_offset, m, s) + output_offset)
  * (int32 sum, wrapping as the reference's int32 accumulator).
  */
-mcc_status mcc_mean_s16(const mcc_mean_params *p, const int16_t *input, int16_t *output)
+mcc_status mcc_mean_s16(const mcc_mean_s16_params *p, const int16_t *input, int16_t *output)
 {
     int32_t o;
     uint32_t offset_total;

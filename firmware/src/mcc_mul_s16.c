@@ -2,10 +2,10 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* out = clamp(requantize((x1 + off1) * (x2 + off2), m, s) + out_off) */
-mcc_status mcc_mul_s16(const mcc_mul_params *p, const int16_t *input1, const int16_t *input2,
+mcc_status mcc_mul_s16(const mcc_mul_s16_params *p, const int16_t *input1, const int16_t *input2,
                        int16_t *output)
 {
     const mcc_broadcast_shape *s;

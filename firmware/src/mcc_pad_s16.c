@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 static void fill16(int16_t *out, int16_t value, int32_t count)
 {
@@ -14,7 +14,7 @@ static void fill16(int16_t *out, int16_t value, int32_t count)
 }
 
 /* output[i] = input[i - before] inside the input box, pad_value elsewhere. */
-mcc_status mcc_pad_s16(const mcc_pad_params *p, const int16_t *input, int16_t *output)
+mcc_status mcc_pad_s16(const mcc_pad_s16_params *p, const int16_t *input, int16_t *output)
 {
     int32_t od[4];
     int32_t d;

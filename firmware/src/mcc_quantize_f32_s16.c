@@ -3,11 +3,11 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* out = clamp((int32)roundf(x / scale) + zero_point, qmin, qmax); large values saturate and NaN
  * gives qmin (as mcc_quantize_f32_s8). */
-mcc_status mcc_quantize_f32_s16(const mcc_quantize_params *p, const float *input, int16_t *output)
+mcc_status mcc_quantize_f32_s16(const mcc_quantize_s16_params *p, const float *input, int16_t *output)
 {
     int32_t i;
     int32_t lo;

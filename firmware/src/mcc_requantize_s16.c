@@ -3,7 +3,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* out = clamp(requantize(x + input_offset, m, s) + output_offset, qmin, qmax) */
 mcc_status mcc_requantize_s16(const mcc_requantize_s16_params *p, const void *input, void *output)

@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #include "mcc_nn.h"
-#include "mcc_s16_internal.h"
+#include "mcc_nn_internal.h"
 
 /* lut_lookup_with_interpolation: 512 base values indexed by the top 9 bits of the int16 input,
  * linear interpolation on the low 7 bits (the 513th entry gives the last slope). */

@@ -13,19 +13,19 @@ KERNELS16: dict[type, KernelSpec] = {
                                          _weighted, scratch=True),
     P.FullyConnectedS16Params: KernelSpec("mcc_fully_connected_s16", "mcc_fully_connected_s16_params",
                                           _weighted, scratch=True),
-    P.AddS16Params: KernelSpec("mcc_add_s16", "mcc_add_params", _binary),
-    P.MulS16Params: KernelSpec("mcc_mul_s16", "mcc_mul_params", _binary),
-    P.MeanS16Params: KernelSpec("mcc_mean_s16", "mcc_mean_params", _unary),
-    P.PadS16Params: KernelSpec("mcc_pad_s16", "mcc_pad_params", _unary),
+    P.AddS16Params: KernelSpec("mcc_add_s16", "mcc_add_s16_params", _binary),
+    P.MulS16Params: KernelSpec("mcc_mul_s16", "mcc_mul_s16_params", _binary),
+    P.MeanS16Params: KernelSpec("mcc_mean_s16", "mcc_mean_s16_params", _unary),
+    P.PadS16Params: KernelSpec("mcc_pad_s16", "mcc_pad_s16_params", _unary),
     P.SoftmaxS16Params: KernelSpec("mcc_softmax_s16", "mcc_softmax_s16_params", _unary),
-    P.QuantizeS16Params: KernelSpec("mcc_quantize_f32_s16", "mcc_quantize_params", _unary),
+    P.QuantizeS16Params: KernelSpec("mcc_quantize_f32_s16", "mcc_quantize_s16_params", _unary),
     P.RequantizeS16Params: KernelSpec("mcc_requantize_s16", "mcc_requantize_s16_params", _unary),
-    P.DequantizeS16Params: KernelSpec("mcc_dequantize_s16_f32", "mcc_dequantize_params", _unary),
+    P.DequantizeS16Params: KernelSpec("mcc_dequantize_s16_f32", "mcc_dequantize_s16_params", _unary),
 }
 
 POOL_KERNELS16 = {
-    "AVERAGE_POOL_2D": KernelSpec("mcc_avg_pool_s16", "mcc_pool_params", _unary),
-    "MAX_POOL_2D": KernelSpec("mcc_max_pool_s16", "mcc_pool_params", _unary),
+    "AVERAGE_POOL_2D": KernelSpec("mcc_avg_pool_s16", "mcc_pool_s16_params", _unary),
+    "MAX_POOL_2D": KernelSpec("mcc_max_pool_s16", "mcc_pool_s16_params", _unary),
 }
 
 
