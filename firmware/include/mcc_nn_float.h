@@ -41,7 +41,7 @@ typedef struct {
     float act_min;
     float act_max;
     const float *scale;    /* [output_c] */
-} mcc_conv_hybrid_params;
+} mcc_hybrid_conv_params;
 
 typedef struct {
     int32_t input_n;
@@ -64,7 +64,7 @@ typedef struct {
     float act_min;
     float act_max;
     const float *scale;    /* [output_c] */
-} mcc_depthwise_conv_hybrid_params;
+} mcc_hybrid_depthwise_conv_params;
 
 typedef struct {
     int32_t batches;
@@ -74,7 +74,7 @@ typedef struct {
     float act_min;
     float act_max;
     const float *scale;    /* [output_size] */
-} mcc_fully_connected_hybrid_params;
+} mcc_hybrid_fully_connected_params;
 
 typedef struct {
     int32_t input_n;
@@ -91,63 +91,63 @@ typedef struct {
     int32_t pad_w;
     float act_min;
     float act_max;
-} mcc_pool_f32_params;
+} mcc_float_pool_params;
 
 typedef struct {
     mcc_broadcast_shape shape;
     float act_min;
     float act_max;
-} mcc_binary_f32_params;
+} mcc_float_binary_params;
 
 typedef struct {
     int32_t rows;
     int32_t row_size;
     float beta;
-} mcc_softmax_f32_params;
+} mcc_float_softmax_params;
 
 typedef struct {
     int32_t size;
-} mcc_logistic_f32_params;
+} mcc_float_logistic_params;
 
 typedef struct {
     int32_t outer;
     int32_t reduce;
     int32_t inner;
-} mcc_mean_f32_params;
+} mcc_float_mean_params;
 
 typedef struct {
     int32_t input_dims[4];
     int32_t before[4];
     int32_t after[4];
     float pad_value;
-} mcc_pad_f32_params;
+} mcc_float_pad_params;
 
-mcc_status mcc_conv_hybrid_f32_s8(const mcc_conv_hybrid_params *p, const float *input,
+mcc_status mcc_conv_hybrid_f32_s8(const mcc_hybrid_conv_params *p, const float *input,
                                   const int8_t *filter, const float *bias, float *output);
-mcc_status mcc_conv_hybrid_f32_s16(const mcc_conv_hybrid_params *p, const float *input,
+mcc_status mcc_conv_hybrid_f32_s16(const mcc_hybrid_conv_params *p, const float *input,
                                    const int16_t *filter, const float *bias, float *output);
-mcc_status mcc_depthwise_conv_hybrid_f32_s8(const mcc_depthwise_conv_hybrid_params *p,
+mcc_status mcc_depthwise_conv_hybrid_f32_s8(const mcc_hybrid_depthwise_conv_params *p,
                                             const float *input, const int8_t *filter,
                                             const float *bias, float *output);
-mcc_status mcc_depthwise_conv_hybrid_f32_s16(const mcc_depthwise_conv_hybrid_params *p,
+mcc_status mcc_depthwise_conv_hybrid_f32_s16(const mcc_hybrid_depthwise_conv_params *p,
                                              const float *input, const int16_t *filter,
                                              const float *bias, float *output);
-mcc_status mcc_fully_connected_hybrid_f32_s8(const mcc_fully_connected_hybrid_params *p,
+mcc_status mcc_fully_connected_hybrid_f32_s8(const mcc_hybrid_fully_connected_params *p,
                                              const float *input, const int8_t *filter,
                                              const float *bias, float *output);
-mcc_status mcc_fully_connected_hybrid_f32_s16(const mcc_fully_connected_hybrid_params *p,
+mcc_status mcc_fully_connected_hybrid_f32_s16(const mcc_hybrid_fully_connected_params *p,
                                               const float *input, const int16_t *filter,
                                               const float *bias, float *output);
-mcc_status mcc_max_pool_f32(const mcc_pool_f32_params *p, const float *input, float *output);
-mcc_status mcc_avg_pool_f32(const mcc_pool_f32_params *p, const float *input, float *output);
-mcc_status mcc_add_f32(const mcc_binary_f32_params *p, const float *input1, const float *input2,
+mcc_status mcc_max_pool_f32(const mcc_float_pool_params *p, const float *input, float *output);
+mcc_status mcc_avg_pool_f32(const mcc_float_pool_params *p, const float *input, float *output);
+mcc_status mcc_add_f32(const mcc_float_binary_params *p, const float *input1, const float *input2,
                        float *output);
-mcc_status mcc_mul_f32(const mcc_binary_f32_params *p, const float *input1, const float *input2,
+mcc_status mcc_mul_f32(const mcc_float_binary_params *p, const float *input1, const float *input2,
                        float *output);
-mcc_status mcc_softmax_f32(const mcc_softmax_f32_params *p, const float *input, float *output);
-mcc_status mcc_logistic_f32(const mcc_logistic_f32_params *p, const float *input, float *output);
-mcc_status mcc_mean_f32(const mcc_mean_f32_params *p, const float *input, float *output);
-mcc_status mcc_pad_f32(const mcc_pad_f32_params *p, const float *input, float *output);
+mcc_status mcc_softmax_f32(const mcc_float_softmax_params *p, const float *input, float *output);
+mcc_status mcc_logistic_f32(const mcc_float_logistic_params *p, const float *input, float *output);
+mcc_status mcc_mean_f32(const mcc_float_mean_params *p, const float *input, float *output);
+mcc_status mcc_pad_f32(const mcc_float_pad_params *p, const float *input, float *output);
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,7 @@ static inline float mcc_hybrid_weight(const void *filter, int wide, size_t i)
     return wide ? (float)((const int16_t *)filter)[i] : (float)((const int8_t *)filter)[i];
 }
 
-static inline mcc_status mcc_conv_hybrid_f32(const mcc_conv_hybrid_params *p, const float *input,
+static inline mcc_status mcc_conv_hybrid_f32(const mcc_hybrid_conv_params *p, const float *input,
                                              const void *filter, int wide, const float *bias,
                                              float *output)
 {
@@ -71,7 +71,7 @@ static inline mcc_status mcc_conv_hybrid_f32(const mcc_conv_hybrid_params *p, co
     return MCC_OK;
 }
 
-static inline mcc_status mcc_depthwise_conv_hybrid_f32(const mcc_depthwise_conv_hybrid_params *p,
+static inline mcc_status mcc_depthwise_conv_hybrid_f32(const mcc_hybrid_depthwise_conv_params *p,
                                                        const float *input, const void *filter,
                                                        int wide, const float *bias, float *output)
 {
@@ -119,7 +119,7 @@ static inline mcc_status mcc_depthwise_conv_hybrid_f32(const mcc_depthwise_conv_
     return MCC_OK;
 }
 
-static inline mcc_status mcc_fully_connected_hybrid_f32(const mcc_fully_connected_hybrid_params *p,
+static inline mcc_status mcc_fully_connected_hybrid_f32(const mcc_hybrid_fully_connected_params *p,
                                                         const float *input, const void *filter,
                                                         int wide, const float *bias, float *output)
 {
@@ -148,7 +148,7 @@ static inline mcc_status mcc_fully_connected_hybrid_f32(const mcc_fully_connecte
 }
 
 /* AVERAGE_POOL_2D (is_max == 0: the mean of the in-image taps) or MAX_POOL_2D. */
-static inline mcc_status mcc_pool_f32(const mcc_pool_f32_params *p, const float *input, float *output,
+static inline mcc_status mcc_pool_f32(const mcc_float_pool_params *p, const float *input, float *output,
                                       int is_max)
 {
     int32_t b, oy, ox, c;
@@ -196,7 +196,7 @@ static inline mcc_status mcc_pool_f32(const mcc_pool_f32_params *p, const float 
 }
 
 /* ADD (is_mul == 0) or MUL with 4-D broadcasting. */
-static inline mcc_status mcc_binary_f32(const mcc_binary_f32_params *p, const float *input1,
+static inline mcc_status mcc_binary_f32(const mcc_float_binary_params *p, const float *input1,
                                         const float *input2, float *output, int is_mul)
 {
     const int32_t *d = p == NULL ? NULL : p->shape.out_dims;

@@ -3,7 +3,7 @@
 #include "mcc_nn.h"
 #include "mcc_nn_float_internal.h"
 
-mcc_status mcc_depthwise_conv_hybrid_f32_s8(const mcc_depthwise_conv_hybrid_params *p, const float *input,
+mcc_status mcc_depthwise_conv_hybrid_f32_s8(const mcc_hybrid_depthwise_conv_params *p, const float *input,
                                             const int8_t *filter, const float *bias, float *output)
 {
     return mcc_depthwise_conv_hybrid_f32(p, input, filter, 0, bias, output);

@@ -4,7 +4,7 @@
 
 #include "mcc_nn.h"
 
-mcc_status mcc_logistic_f32(const mcc_logistic_f32_params *p, const float *input, float *output)
+mcc_status mcc_logistic_f32(const mcc_float_logistic_params *p, const float *input, float *output)
 {
     int32_t i;
     if (p == NULL || input == NULL || output == NULL) {

@@ -4,7 +4,7 @@
 
 #include "mcc_nn.h"
 
-mcc_status mcc_mean_f32(const mcc_mean_f32_params *p, const float *input, float *output)
+mcc_status mcc_mean_f32(const mcc_float_mean_params *p, const float *input, float *output)
 {
     int32_t o, r, i;
     if (p == NULL || input == NULL || output == NULL || p->reduce < 1) {

@@ -2,7 +2,7 @@
 #include "mcc_nn.h"
 #include "mcc_nn_float_internal.h"
 
-mcc_status mcc_mul_f32(const mcc_binary_f32_params *p, const float *input1, const float *input2,
+mcc_status mcc_mul_f32(const mcc_float_binary_params *p, const float *input1, const float *input2,
                        float *output)
 {
     return mcc_binary_f32(p, input1, input2, output, 1);

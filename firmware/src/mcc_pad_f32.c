@@ -13,7 +13,7 @@ static void fill(float *out, float value, int32_t n)
 }
 
 /* output[i] = input[i - before] inside the input box, pad_value elsewhere. */
-mcc_status mcc_pad_f32(const mcc_pad_f32_params *p, const float *input, float *output)
+mcc_status mcc_pad_f32(const mcc_float_pad_params *p, const float *input, float *output)
 {
     int32_t od[4];
     int32_t d, i0, i1, i2;

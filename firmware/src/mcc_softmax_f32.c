@@ -4,7 +4,7 @@
 
 #include "mcc_nn.h"
 
-mcc_status mcc_softmax_f32(const mcc_softmax_f32_params *p, const float *input, float *output)
+mcc_status mcc_softmax_f32(const mcc_float_softmax_params *p, const float *input, float *output)
 {
     int32_t r, i;
     if (p == NULL || input == NULL || output == NULL || p->row_size < 1) {

@@ -8,21 +8,21 @@ from ..lower import params as P
 from .calls import KernelSpec, _binary, _unary, _weighted
 
 _WEIGHTED = {
-    P.HybridConvParams: ("mcc_conv_hybrid_f32_s{bits}", "mcc_conv_hybrid_params"),
-    P.HybridDepthwiseConvParams: ("mcc_depthwise_conv_hybrid_f32_s{bits}", "mcc_depthwise_conv_hybrid_params"),
-    P.HybridFullyConnectedParams: ("mcc_fully_connected_hybrid_f32_s{bits}", "mcc_fully_connected_hybrid_params"),
+    P.HybridConvParams: ("mcc_conv_hybrid_f32_s{bits}", "mcc_hybrid_conv_params"),
+    P.HybridDepthwiseConvParams: ("mcc_depthwise_conv_hybrid_f32_s{bits}", "mcc_hybrid_depthwise_conv_params"),
+    P.HybridFullyConnectedParams: ("mcc_fully_connected_hybrid_f32_s{bits}", "mcc_hybrid_fully_connected_params"),
 }
 _BY_KIND = {
-    ("AVERAGE_POOL_2D", P.FloatPoolParams): KernelSpec("mcc_avg_pool_f32", "mcc_pool_f32_params", _unary),
-    ("MAX_POOL_2D", P.FloatPoolParams): KernelSpec("mcc_max_pool_f32", "mcc_pool_f32_params", _unary),
-    ("ADD", P.FloatBinaryParams): KernelSpec("mcc_add_f32", "mcc_binary_f32_params", _binary),
-    ("MUL", P.FloatBinaryParams): KernelSpec("mcc_mul_f32", "mcc_binary_f32_params", _binary),
+    ("AVERAGE_POOL_2D", P.FloatPoolParams): KernelSpec("mcc_avg_pool_f32", "mcc_float_pool_params", _unary),
+    ("MAX_POOL_2D", P.FloatPoolParams): KernelSpec("mcc_max_pool_f32", "mcc_float_pool_params", _unary),
+    ("ADD", P.FloatBinaryParams): KernelSpec("mcc_add_f32", "mcc_float_binary_params", _binary),
+    ("MUL", P.FloatBinaryParams): KernelSpec("mcc_mul_f32", "mcc_float_binary_params", _binary),
 }
 _OTHERS = {
-    P.FloatSoftmaxParams: KernelSpec("mcc_softmax_f32", "mcc_softmax_f32_params", _unary),
-    P.FloatLogisticParams: KernelSpec("mcc_logistic_f32", "mcc_logistic_f32_params", _unary),
-    P.FloatMeanParams: KernelSpec("mcc_mean_f32", "mcc_mean_f32_params", _unary),
-    P.FloatPadParams: KernelSpec("mcc_pad_f32", "mcc_pad_f32_params", _unary),
+    P.FloatSoftmaxParams: KernelSpec("mcc_softmax_f32", "mcc_float_softmax_params", _unary),
+    P.FloatLogisticParams: KernelSpec("mcc_logistic_f32", "mcc_float_logistic_params", _unary),
+    P.FloatMeanParams: KernelSpec("mcc_mean_f32", "mcc_float_mean_params", _unary),
+    P.FloatPadParams: KernelSpec("mcc_pad_f32", "mcc_float_pad_params", _unary),
 }
 
 
@@ -35,3 +35,9 @@ def hybrid_kernel(op_kind: str, record) -> KernelSpec | None:
     if (op_kind, t) in _BY_KIND:
         return _BY_KIND[(op_kind, t)]
     return _OTHERS.get(t)
+
+
+# Every C function this module can select (the test of one file per kernel lists them).
+FUNCTIONS = tuple(sorted(
+    [f.format(bits=b) for f, _ in _WEIGHTED.values() for b in (8, 16)]
+    + [k.function for k in list(_BY_KIND.values()) + list(_OTHERS.values())]))
