@@ -369,6 +369,75 @@ def validate_cmd(model, target, n, inp, seed, **quant):
     sys.exit(0 if r.exact == r.n else 1)
 
 
+@main.command("distill")
+@click.option("--teacher", type=click.Path(), default=None, help="Teacher Keras model (not for --scheme self).")
+@click.option("--student", type=click.Path(), required=True, help="Student Keras model (a copy is trained).")
+@click.option("--train", "train_path", type=click.Path(), required=True, help="Training data .npz with arrays x and y.")
+@click.option("--kind", type=click.Choice(["response", "feature", "relation"]), default="response", show_default=True)
+@click.option("--scheme", type=click.Choice(["offline", "online", "self"]), default="offline", show_default=True)
+@click.option("--temperature", default=4.0, show_default=True)
+@click.option("--alpha", default=0.9, show_default=True, help="Weight of the distillation term (1 - alpha: labels).")
+@click.option("--hint", "hints", default="", help="Feature/relation layers TEACHER:STUDENT[,TEACHER:STUDENT...].")
+@click.option("--heads", default="", help="Self-distillation: student layers for auxiliary heads (comma-separated).")
+@click.option("--epochs", default=1, show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True)
+@click.option("--eval", "eval_path", type=click.Path(), default=None, help="Labelled data .npz (x, y) to report top-1.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Where to save the student (.keras).")
+@_user_errors
+def distill_cmd(teacher, student, train_path, kind, scheme, temperature, alpha, hints, heads, epochs, batch_size,
+                learning_rate, eval_path, output):
+    """Knowledge distillation: train a copy of the STUDENT on --train with a loss that learns from the
+    teacher (response: Hinton soft targets; feature: hint layers with learned adapters; relation:
+    RKD distances and angles) and save it."""
+    from .optimize.distill import DistillConfig
+    from .optimize.distill.run import distill_files
+
+    cfg = DistillConfig(kind=kind, scheme=scheme, temperature=temperature, alpha=alpha,
+                        hints=DistillConfig.parse_hints(hints), learning_rate=learning_rate,
+                        heads=tuple(h.strip() for h in heads.split(",") if h.strip()))
+    r = distill_files(teacher, student, train_path, cfg, output, epochs=epochs, batch_size=batch_size,
+                      eval_path=eval_path, progress=True)
+    console.print(f"mcc: distilled ({kind}, {scheme}) {epochs} epoch(s) on {r.n_train} examples, "
+                  f"final loss {r.final_loss:.4f}; wrote {r.output}")
+    if r.student_acc_after is not None:
+        t = Table(title=f"top-1 on {eval_path}")
+        t.add_column("model")
+        t.add_column("accuracy", justify="right")
+        if r.teacher_acc is not None:
+            t.add_row("teacher", f"{100 * r.teacher_acc:.2f} %")
+        t.add_row("student before", f"{100 * r.student_acc_before:.2f} %")
+        t.add_row("student distilled", f"{100 * r.student_acc_after:.2f} %")
+        console.print(t)
+
+
+@main.command("compress")
+@click.argument("model", type=click.Path())
+@click.option("--config", "config_path", required=True, type=click.Path(), help="Pipeline configuration (TOML).")
+@click.option("-t", "--target", default=None, help="Target (overrides [compile] target).")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="Output directory.")
+@click.option("--force", is_flag=True, help="Write into a directory that holds other files.")
+@_user_errors
+def compress_cmd(model, config_path, target, outdir, force):
+    """Prune -> distill -> quantize -> compile a Keras MODEL as --config says (each stage optional),
+    then print a summary per stage."""
+    from .compress.config import load_config
+    from .compress.pipeline import run_compress
+
+    if not api.is_keras(model):
+        raise MccError(f"{model}: `mcc compress` takes a float Keras model (.keras, .h5, SavedModel)")
+    r = run_compress(model, load_config(config_path), outdir, target=target, force=force, console=console)
+    t = Table(title=f"mcc compress {model}")
+    for c in ("stage", "params", "MACs", "accuracy", "int8 weights B", "arena B", "s", "note"):
+        t.add_column(c, justify="left" if c in ("stage", "note") else "right")
+    for x in r.rows:
+        t.add_row(x.stage, f"{x.params:,}", f"{x.macs:,}", "-" if x.accuracy is None else f"{100 * x.accuracy:.2f} %",
+                  "-" if x.weight_bytes is None else f"{x.weight_bytes:,}",
+                  "-" if x.arena_bytes is None else f"{x.arena_bytes:,}", f"{x.seconds:.1f}", x.note)
+    console.print(t)
+    console.print(f"mcc: wrote {r.model_path}" + (f" and the C library {r.c_dir}" if r.c_dir else ""))
+
+
 @main.command("prune")
 @click.argument("model", type=click.Path())
 @click.option("--method", default="l1", show_default=True,
