@@ -90,8 +90,9 @@ def scratch_for(function: str, p, has_dsp: bool) -> int:
 #
 #   conv_packed             portable: K (one unpacked row)
 #                           DSP: 4 * Kp + 20 * output_c + B * Kp, B = packed_block_rows(Kp, output_c)
-#   depthwise_conv_packed   DSP and depth_multiplier 1: align4(taps * output_c) + 8 * taps
-#                           (the unpacked 1HWC filter + the int8 path's scratch); else taps
+#   depthwise_conv_packed   DSP and depth_multiplier 1: align4(taps * output_c) (the unpacked
+#                           1HWC filter) + the int8 path's scratch: depthwise_conv_3x3_s8 for 3x3
+#                           filters without dilation, else 8 * taps; otherwise taps * output_c
 #   fully_connected_packed  portable: accum_depth; DSP: as conv_packed with K = accum_depth
 # The packed kernels always take scratch (also on the portable path).
 
@@ -126,8 +127,11 @@ def depthwise_conv_packed(p: P.DepthwiseConvPackedParams, has_dsp: bool) -> int:
         return 0
     taps = c.filter_h * c.filter_w
     if has_dsp and c.depth_multiplier == 1:
-        return (taps * c.output_c + 3) // 4 * 4 + 8 * taps
-    return taps
+        fbytes = (taps * c.output_c + 3) // 4 * 4
+        if (c.filter_h, c.filter_w, c.dilation_h, c.dilation_w) == (3, 3, 1, 1) and c.output_c == c.input_c:
+            return fbytes + depthwise_conv_3x3_s8(c, True)
+        return fbytes + 8 * taps
+    return taps * c.output_c
 
 
 def fully_connected_packed(p: P.FullyConnectedPackedParams, has_dsp: bool) -> int:
