@@ -41,7 +41,13 @@ def _check(got, case, what):
 # --- packing ---------------------------------------------------------------------------------------
 
 
-def test_pack_row_layout_low_bits_first():
+def test_pack_row_layout():
+    # whole 32-bit groups: byte i holds values i and i + 4 (4 bits) / i, i + 4, i + 8, i + 12 (2 bits)
+    v4 = np.array([1, 2, 3, 4, 5, 6, 7, -7, 3])
+    assert pack_row(v4, 4).tolist() == [0x51, 0x62, 0x73, 0x94, 0x03]
+    v2 = np.array([1, -1, 0, 1, 0, 0, 1, -1, -1, 1, 0, 0, 1, 1, 1, 0, -1])
+    assert pack_row(v2, 2).tolist() == [0b01110001, 0b01010011, 0b01000100, 0b00001101, 0b11]
+    # a row shorter than a group (or a group's tail): low bits first
     assert pack_row(np.array([1, -1, 7]), 4).tolist() == [0xF1, 0x07]
     assert pack_row(np.array([1, -1, 0, 1, 1]), 2).tolist() == [0b01001101, 0b01]
     assert pack_row(np.array([-127, 5]), 8).tolist() == [129, 5]

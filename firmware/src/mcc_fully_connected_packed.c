@@ -9,12 +9,12 @@
  *     sum (x + input_offset) * v = sum (x + input_offset) * u - 2^(b-1) * sum (x + input_offset)
  * (modulo 2^32), the last sum computed once per batch.
  *  - DSP (__ARM_FEATURE_DSP or MCC_EMULATE_DSP): the inputs (x + input_offset) of a batch are laid
- *    out once per width present as int16 pairs matching what one AND of a packed word with a
- *    halfword-lane mask yields: 4-bit rows, per group of 8 values, words (x_j, x_j+4), j = 0..3
- *    ((word >> 4j) & 0x000F000F holds u_j, u_j+4); 2-bit rows, per group of 16, (x_j, x_j+8),
- *    j = 0..7 ((word >> 2j) & 0x00030003); 8-bit rows, per group of 4, (x0, x2), (x1, x3) (SXTB16,
- *    SXTB16 ROR #8). One SMLAD per two multiply-accumulates. Values past the last whole group
- *    (accum_depth not a multiple of the group) are done one by one.
+ *    out once per width present as int16 pairs matching what one AND of a packed word (one group of
+ *    32 / b values, mcc_packed.h) with a halfword-lane mask yields: 4-bit rows, (word >> 4j) &
+ *    0x000F000F, j = 0..3; 2-bit rows, (word >> 2j) & 0x00030003, j = 0..7 (fcp_layout says
+ *    which values); 8-bit rows, per group of 4, (x0, x2), (x1, x3) (SXTB16, SXTB16 ROR #8). One
+ *    SMLAD per two multiply-accumulates. Values past the last whole group (accum_depth not a
+ *    multiple of the group) are done one by one.
  *    Scratch (4-byte aligned): for each width present, 2 bytes per value of its whole groups
  *    (2 * accum_depth at most, each), at least 4 bytes.
  *  - portable: the inputs (x + input_offset) of a batch as int16 (2 * accum_depth bytes of scratch),
@@ -67,7 +67,8 @@ int32_t mcc_fully_connected_packed_get_buffer_size(const mcc_fully_connected_pac
     return size > 4 ? size : 4;
 }
 
-/* The value at index i of a packed row of width bits (two's complement fields, low bits first). */
+/* The value at index i of a packed row of width bits, i in the row's tail (past its whole 32-bit
+ * groups, where values are low bits first) or any i of an 8-bit row. */
 static int32_t fcp_value(const uint8_t *row, int32_t i, int32_t bits)
 {
     const int32_t per = 8 / bits;
@@ -87,7 +88,9 @@ static int8_t fcp_out(const mcc_fully_connected_params *p, int32_t o, uint32_t a
 #if defined(MCC_HAS_DSP)
 
 /* Lay out (x + input_offset) for rows of width bits (see the header comment); returns the words
- * written. */
+ * written. In a packed group, lane 0 of (word >> b * j) & mask is stream field j, which holds
+ * value j / 2 + 4 * (j % 2) (4 bits) or j / 4 + 4 * (j % 4) (2 bits), and lane 1 the value two
+ * further on. */
 static int32_t fcp_layout(const int8_t *x, int32_t depth, int32_t off, int32_t bits, int32_t *col)
 {
     const int32_t g = FCP_GROUP(bits);
@@ -104,7 +107,8 @@ static int32_t fcp_layout(const int8_t *x, int32_t depth, int32_t off, int32_t b
             continue;
         }
         for (j = 0; j < half; ++j) {
-            c[j] = mcc_pack16(xg[j] + off, xg[j + half] + off);
+            const int32_t v = bits == 4 ? j / 2 + 4 * (j % 2) : j / 4 + 4 * (j % 4);
+            c[j] = mcc_pack16(xg[v] + off, xg[v + 2] + off);
         }
     }
     return groups * half;
@@ -278,14 +282,14 @@ static void fully_connected_packed_portable(const mcc_fully_connected_packed_par
     for (b = 0; b < p->batches; ++b) {
         const int8_t *x = input + (size_t)b * (size_t)depth;
         const uint8_t *src = filter;
-        uint32_t xsum4 = 0;  /* sum of col over the whole bytes of a 4-bit row */
+        uint32_t xsum4 = 0;  /* sum of col over the whole groups of a 4-bit row */
         uint32_t xsum2 = 0;  /* ... of a 2-bit row */
         int32_t i;
         int32_t o;
         for (i = 0; i < depth; ++i) {
             col[i] = (int16_t)(x[i] + p->input_offset);
-            xsum4 += i < (depth & ~1) ? (uint32_t)col[i] : 0u;
-            xsum2 += i < (depth & ~3) ? (uint32_t)col[i] : 0u;
+            xsum4 += i < (depth & ~7) ? (uint32_t)col[i] : 0u;
+            xsum2 += i < (depth & ~15) ? (uint32_t)col[i] : 0u;
         }
         for (o = 0; o < p->output_size; ++o) {
             const int32_t w_bits = pp->weight_bits[o];
@@ -299,20 +303,24 @@ static void fully_connected_packed_portable(const mcc_fully_connected_packed_par
                 }
                 whole = depth;
             } else if (w_bits == 4) {
-                for (i = 0; i < depth / 2; ++i) {
+                /* byte i of a group: values i (bits 0..3) and i + 4 (bits 4..7), offset form */
+                for (i = 0; i < depth / 8 * 4; ++i) {
                     const int32_t u = src[i] ^ 0x88;
-                    dot += col[2 * i] * (u & 15) + col[2 * i + 1] * (u >> 4);
+                    const int16_t *c = col + 8 * (i >> 2) + (i & 3);
+                    dot += c[0] * (u & 15) + c[4] * (u >> 4);
                 }
                 acc -= 8u * xsum4;
-                whole = depth & ~1;
+                whole = depth & ~7;
             } else {
-                for (i = 0; i < depth / 4; ++i) {
+                /* byte i of a group: values i, i + 4, i + 8, i + 12 (bits 0..1, 2..3, ...) */
+                for (i = 0; i < depth / 16 * 4; ++i) {
                     const int32_t u = src[i] ^ 0xAA;
-                    dot += col[4 * i] * (u & 3) + col[4 * i + 1] * ((u >> 2) & 3) +
-                           col[4 * i + 2] * ((u >> 4) & 3) + col[4 * i + 3] * (u >> 6);
+                    const int16_t *c = col + 16 * (i >> 2) + (i & 3);
+                    dot += c[0] * (u & 3) + c[4] * ((u >> 2) & 3) + c[8] * ((u >> 4) & 3) +
+                           c[12] * (u >> 6);
                 }
                 acc -= 2u * xsum2;
-                whole = depth & ~3;
+                whole = depth & ~15;
             }
             acc += (uint32_t)dot;
             for (i = whole; i < depth; ++i) {
