@@ -64,3 +64,12 @@ def uniform(bits: int):
 def reference_outputs(g: Graph, x: np.ndarray) -> np.ndarray:
     from mcc.reference.interp import run
     return np.stack([run(g, [xi])[0] for xi in x])
+
+
+def as_int8_storage(g: Graph) -> Graph:
+    """The same graph with every weight stored as int8 again (channel_bits dropped): the same values,
+    run by the int8 kernels -- the peer that isolates what packing costs or saves."""
+    tensors = {n: (dataclasses.replace(t, quant=dataclasses.replace(t.quant, channel_bits=None, bits=8))
+                   if t.is_const and t.quant is not None and t.quant.channel_bits is not None else t)
+               for n, t in g.tensors.items()}
+    return verify(g.replace(tensors=tensors))

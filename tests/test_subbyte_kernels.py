@@ -18,11 +18,16 @@ from test_dsp_kernels import conv_case, depthwise_case, fc_case
 MODES = ("s4", "s2", "mixed")
 GEN = {"mcc_conv_packed": conv_case, "mcc_depthwise_conv_packed": depthwise_case,
        "mcc_fully_connected_packed": fc_case}
+# case family -> (kernel, generator): the 3x3 depthwise family takes the mcc_dw3_dsp path
+FAMILIES = {**{k: (k, g) for k, g in GEN.items()},
+            "depthwise-3x3": ("mcc_depthwise_conv_packed", lambda rng: depthwise_case(rng, three=True)),
+            "conv-1x1": ("mcc_conv_packed", lambda rng: conv_case(rng, one_by_one=True))}
 
 
-def _case(name: str, mode: str, seed: int):
-    rng = np.random.default_rng([seed, sum(map(ord, name + mode)), 11])
-    q, (x, w, b) = GEN[name](rng)
+def _case(family: str, mode: str, seed: int):
+    name, gen = FAMILIES[family]
+    rng = np.random.default_rng([seed, sum(map(ord, family + mode)), 11])
+    q, (x, w, b) = gen(rng)
     return sk.make_packed(name, q, x, w, b, rng, mode)
 
 
@@ -36,7 +41,13 @@ def _check(got, case, what):
 # --- packing ---------------------------------------------------------------------------------------
 
 
-def test_pack_row_layout_low_bits_first():
+def test_pack_row_layout():
+    # whole 32-bit groups: byte i holds values i and i + 4 (4 bits) / i, i + 4, i + 8, i + 12 (2 bits)
+    v4 = np.array([1, 2, 3, 4, 5, 6, 7, -7, 3])
+    assert pack_row(v4, 4).tolist() == [0x51, 0x62, 0x73, 0x94, 0x03]
+    v2 = np.array([1, -1, 0, 1, 0, 0, 1, -1, -1, 1, 0, 0, 1, 1, 1, 0, -1])
+    assert pack_row(v2, 2).tolist() == [0b01110001, 0b01010011, 0b01000100, 0b00001101, 0b11]
+    # a row shorter than a group (or a group's tail): low bits first
     assert pack_row(np.array([1, -1, 7]), 4).tolist() == [0xF1, 0x07]
     assert pack_row(np.array([1, -1, 0, 1, 1]), 2).tolist() == [0b01001101, 0b01]
     assert pack_row(np.array([-127, 5]), 8).tolist() == [129, 5]
@@ -74,12 +85,12 @@ def test_pack_unpack_round_trip(seed):
 
 @pytest.mark.parametrize("dsp", [False, True], ids=["portable", "emulated-dsp"])
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", sorted(GEN))
-def test_packed_kernel_matches_reference(name, mode, dsp):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_packed_kernel_matches_reference(family, mode, dsp):
     for seed in range(25):
-        case = _case(name, mode, seed)
-        got = sk.run_host(name, case[1], case[2], case[4], case[5], dsp=dsp)
-        _check(got, case, f"{name} {mode} seed {seed}")
+        case = _case(family, mode, seed)
+        got = sk.run_host(case[0], case[1], case[2], case[4], case[5], dsp=dsp)
+        _check(got, case, f"{family} {mode} seed {seed}")
 
 
 def test_large_layers_use_several_weight_blocks():
@@ -102,11 +113,12 @@ def test_large_layers_use_several_weight_blocks():
         _check(sk.run_host("mcc_conv_packed", case[1], x, case[4], b, dsp=dsp), case, f"dsp={dsp}")
 
 
-@pytest.mark.parametrize("name", sorted(GEN))
-def test_buffer_size_matches_python(name):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_buffer_size_matches_python(family):
+    name = FAMILIES[family][0]
     fn = S.SCRATCH[name]
     for seed in range(30):
-        case = _case(name, "mixed", seed)
+        case = _case(family, "mixed", seed)
         for dsp in (False, True):
             assert sk.buffer_size(name, case[1], dsp) == fn(case[1], dsp), (seed, dsp)
 
@@ -136,7 +148,7 @@ qemu = pytest.mark.skipif(not qk.available(), reason="arm-none-eabi-gcc / qemu-s
 @pytest.mark.parametrize("board,dsp", [("mps2-an385", False), ("mps2-an386", True)],
                          ids=["m3-portable", "m4-dsp"])
 def test_packed_kernels_on_qemu(board, dsp):
-    cases = [_case(name, mode, seed) for name in sorted(GEN) for mode in MODES for seed in range(4)]
+    cases = [_case(f, mode, seed) for f in sorted(FAMILIES) for mode in MODES for seed in range(4)]
     results = sk.run_qemu(cases, board, dsp)
     for case, r in zip(cases, results):
         assert r.status == 0, case[0]

@@ -1,9 +1,11 @@
 /*
  * mcc_packed.h -- reading packed sub-byte weights (internal header of the *_packed kernels).
  *
- * Storage (mcc/lower/packing.py): each output channel's row of K weights packed low bits first
- * into ceil(K * b / 8) bytes, b = weight_bits[c] in {8, 4, 2}, two's complement; rows back to back
- * in channel order. The kernels unpack a row (or a block of rows) to int8 once and reuse it for
+ * Storage (mcc/lower/packing.py): each output channel's row of K weights in ceil(K * b / 8) bytes,
+ * b = weight_bits[c] in {8, 4, 2}, two's complement, rows back to back in channel order; within a
+ * row, groups of 32 / b values per 32-bit word laid out so that (word >> b * j) & 0x0F0F0F0F (4
+ * bits) or & 0x03030303 (2 bits) holds values 4j .. 4j+3, one per byte; the last K mod (32 / b)
+ * values low bits first. The kernels unpack a row (or a block of rows) to int8 once and reuse it for
  * every output pixel, so the width costs O(K) per row, not per multiply-accumulate.
  */
 #ifndef MCC_PACKED_H
@@ -34,7 +36,28 @@ static inline int32_t mcc_packed_bits_ok(const uint8_t *bits, int32_t n)
     return 1;
 }
 
-/* dst[0 .. k-1] := the k values of the row at src (b bits each), dst[k .. kp-1] := 0. */
+static inline uint32_t mcc_packed_read32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void mcc_packed_write32(int8_t *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Four fields f (one per byte, each in bits 0 .. b-1, sign = 2^(b-1) in every byte) sign-extended
+ * to four int8: per byte ((f ^ s) | 0x80) - s, then ^ 0x80 -- no borrow crosses a byte. */
+static inline uint32_t mcc_packed_sext4(uint32_t f, uint32_t sign)
+{
+    return (((f ^ sign) | 0x80808080u) - sign) ^ 0x80808080u;
+}
+
+/* dst[0 .. k-1] := the k values of the row at src (b bits each, the layout of
+ * mcc/lower/packing.py: whole 32-bit groups interleaved so that (word >> b * j) & mask holds four
+ * consecutive values, then the tail low bits first), dst[k .. kp-1] := 0. */
 static inline void mcc_unpack_row(const uint8_t *src, int32_t k, int32_t bits, int8_t *dst,
                                   int32_t kp)
 {
@@ -43,6 +66,11 @@ static inline void mcc_unpack_row(const uint8_t *src, int32_t k, int32_t bits, i
         memcpy(dst, src, (size_t)k);
         i = k;
     } else if (bits == 4) {
+        for (; i + 8 <= k; i += 8, src += 4) {
+            const uint32_t w = mcc_packed_read32(src);
+            mcc_packed_write32(dst + i, mcc_packed_sext4(w & 0x0F0F0F0Fu, 0x08080808u));
+            mcc_packed_write32(dst + i + 4, mcc_packed_sext4((w >> 4) & 0x0F0F0F0Fu, 0x08080808u));
+        }
         for (; i + 2 <= k; i += 2) {
             const int32_t b = *src++;
             dst[i] = (int8_t)(((b & 0x0F) ^ 0x08) - 0x08);
@@ -53,6 +81,13 @@ static inline void mcc_unpack_row(const uint8_t *src, int32_t k, int32_t bits, i
             ++i;
         }
     } else {
+        for (; i + 16 <= k; i += 16, src += 4) {
+            const uint32_t w = mcc_packed_read32(src);
+            mcc_packed_write32(dst + i, mcc_packed_sext4(w & 0x03030303u, 0x02020202u));
+            mcc_packed_write32(dst + i + 4, mcc_packed_sext4((w >> 2) & 0x03030303u, 0x02020202u));
+            mcc_packed_write32(dst + i + 8, mcc_packed_sext4((w >> 4) & 0x03030303u, 0x02020202u));
+            mcc_packed_write32(dst + i + 12, mcc_packed_sext4((w >> 6) & 0x03030303u, 0x02020202u));
+        }
         for (; i + 4 <= k; i += 4) {
             const int32_t b = *src++;
             dst[i] = (int8_t)(((b & 3) ^ 2) - 2);

@@ -158,13 +158,21 @@ static mcc_status conv_packed_dsp(const mcc_conv_packed_params *pp, const int8_t
 #else /* portable */
 
 /* Output channel oc of every pixel, from its unpacked row w (K int8): the arithmetic of
- * mcc_conv_s8's portable path (sum(x * w) + input_offset * sum(w over valid taps) + bias). */
+ * mcc_conv_s8's portable path (sum(x * w) + input_offset * sum(w over valid taps) + bias, equal
+ * modulo 2^32); without horizontal dilation the valid taps of a filter row are one contiguous run
+ * in both the input and the row. */
 static void conv_packed_channel(const mcc_conv_params *p, const int8_t *input, const int8_t *w,
                                 int32_t oc, uint32_t bias_u, int8_t *output)
 {
     const int32_t c = p->input_c;
     const int32_t row = p->filter_w * c;
+    const int32_t k = p->filter_h * row;
+    int32_t wsum_full = 0;
     int32_t n;
+    int32_t i;
+    for (i = 0; i < k; ++i) {
+        wsum_full += w[i];
+    }
     for (n = 0; n < p->input_n; ++n) {
         int32_t oy;
         for (oy = 0; oy < p->output_h; ++oy) {
@@ -178,24 +186,43 @@ static void conv_packed_channel(const mcc_conv_params *p, const int8_t *input, c
                 int32_t fx0;
                 int32_t fx1;
                 int32_t fy;
+                int32_t full;
                 int32_t dot = 0;
                 int32_t wsum = 0;
                 int32_t acc;
                 mcc_valid_taps(ix0, p->dilation_w, p->input_w, p->filter_w, &fx0, &fx1);
+                full = fy0 == 0 && fy1 == p->filter_h && fx0 == 0 && fx1 == p->filter_w;
                 for (fy = fy0; fy < fy1; ++fy) {
                     const int8_t *x_row =
                         input + (size_t)(n * p->input_h + iy0 + fy * p->dilation_h) *
                                     (size_t)p->input_w * (size_t)c;
+                    const int8_t *w_row = w + (size_t)fy * (size_t)row;
                     int32_t fx;
+                    if (p->dilation_w == 1) {
+                        const int32_t seg = (fx1 - fx0) * c;
+                        const int8_t *xp = x_row + (size_t)(ix0 + fx0) * (size_t)c;
+                        const int8_t *wp = w_row + (size_t)fx0 * (size_t)c;
+                        for (i = 0; i < seg; ++i) {
+                            dot += (int32_t)xp[i] * (int32_t)wp[i];
+                        }
+                        if (!full) {
+                            for (i = 0; i < seg; ++i) {
+                                wsum += wp[i];
+                            }
+                        }
+                        continue;
+                    }
                     for (fx = fx0; fx < fx1; ++fx) {
                         const int8_t *xp = x_row + (size_t)(ix0 + fx * p->dilation_w) * (size_t)c;
-                        const int8_t *wp = w + (size_t)fy * (size_t)row + (size_t)fx * (size_t)c;
-                        int32_t i;
+                        const int8_t *wp = w_row + (size_t)fx * (size_t)c;
                         for (i = 0; i < c; ++i) {
                             dot += (int32_t)xp[i] * (int32_t)wp[i];
                             wsum += wp[i];
                         }
                     }
+                }
+                if (full) {
+                    wsum = wsum_full;
                 }
                 acc = mcc_wrap_s32((uint32_t)dot + (uint32_t)p->input_offset * (uint32_t)wsum + bias_u);
                 acc = mcc_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;

@@ -4,9 +4,12 @@
  *  - DSP (__ARM_FEATURE_DSP or MCC_EMULATE_DSP) with depth_multiplier 1: the whole filter is
  *    unpacked once into the scratch buffer in its 1HWC int8 layout (depthwise filters are small:
  *    taps * output_c bytes), then the SMLABB / SMLATT channel-group path of mcc_dsp_depthwise.h
- *    runs on it. Scratch: taps * output_c rounded up to a multiple of 4, + 8 * taps.
- *  - otherwise (portable): per output channel, its row is unpacked (taps bytes of scratch) and
- *    every output pixel of that channel computed.
+ *    runs on it: mcc_dw3_dsp (the unrolled 3x3 kernel of mcc_depthwise_conv_3x3_s8) for 3x3
+ *    filters without dilation, else mcc_dw_dsp. Scratch: taps * output_c rounded up to a multiple
+ *    of 4, + mcc_dw3_scratch_bytes() (3x3) or 8 * taps (other filters).
+ *  - otherwise (portable, or depth_multiplier > 1): the filter is unpacked the same way
+ *    (taps * output_c bytes of scratch), then per output pixel the channels are accumulated in
+ *    chunks over the valid taps (mcc_depthwise_conv_s8's portable loop).
  * mcc.lower.scratch.depthwise_conv_packed mirrors the sizes.
  */
 #include <stddef.h>
@@ -17,6 +20,16 @@
 #include "mcc_nn_internal.h"
 #include "mcc_packed.h"
 
+#if defined(MCC_HAS_DSP)
+/* The shapes mcc_dw3_dsp computes (mcc_depthwise_conv_3x3_s8's). */
+static int32_t depthwise_packed_is_3x3(const mcc_depthwise_conv_params *p)
+{
+    return p->filter_h == 3 && p->filter_w == 3 && p->depth_multiplier == 1 &&
+           p->dilation_h == 1 && p->dilation_w == 1 && p->output_c == p->input_c &&
+           p->output_w >= 1 && p->stride_w >= 1;
+}
+#endif
+
 int32_t mcc_depthwise_conv_packed_get_buffer_size(const mcc_depthwise_conv_packed_params *pp)
 {
     int32_t taps;
@@ -26,18 +39,28 @@ int32_t mcc_depthwise_conv_packed_get_buffer_size(const mcc_depthwise_conv_packe
     taps = pp->conv.filter_h * pp->conv.filter_w;
 #if defined(MCC_HAS_DSP)
     if (pp->conv.depth_multiplier == 1) {
-        return ((taps * pp->conv.output_c + 3) & ~3) + 8 * taps;
+        const int32_t fbytes = (taps * pp->conv.output_c + 3) & ~3;
+        if (depthwise_packed_is_3x3(&pp->conv)) {
+            return fbytes + mcc_dw3_scratch_bytes(&pp->conv);
+        }
+        return fbytes + 8 * taps;
     }
 #endif
-    return taps;
+    return taps * pp->conv.output_c;
 }
 
-/* Output channel oc (input channel oc / depth_multiplier) of every pixel, from its unpacked taps. */
-static void depthwise_packed_channel(const mcc_depthwise_conv_params *p, const int8_t *input,
-                                     const int8_t *w, int32_t oc, int32_t bias, int8_t *output)
+/* Output channels are accumulated in chunks of this many (stack). */
+#define MCC_DWP_CHUNK 32
+
+/* Every output from the unpacked 1HWC filter w: per pixel and chunk of output channels, the valid
+ * taps accumulate (x[ic] + input_offset) * w[tap][oc], oc = ic * depth_multiplier + m. */
+static void depthwise_packed_portable(const mcc_depthwise_conv_params *p, const int8_t *input,
+                                      const int8_t *w, const int32_t *bias, int8_t *output)
 {
-    const int32_t ic = oc / p->depth_multiplier;
+    const int32_t oc_n = p->output_c;
+    const int32_t dm = p->depth_multiplier;
     int32_t n;
+    int8_t *out = output;
     for (n = 0; n < p->input_n; ++n) {
         int32_t oy;
         for (oy = 0; oy < p->output_h; ++oy) {
@@ -46,31 +69,83 @@ static void depthwise_packed_channel(const mcc_depthwise_conv_params *p, const i
             int32_t fy1;
             int32_t ox;
             mcc_valid_taps(iy0, p->dilation_h, p->input_h, p->filter_h, &fy0, &fy1);
-            for (ox = 0; ox < p->output_w; ++ox) {
+            for (ox = 0; ox < p->output_w; ++ox, out += oc_n) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 int32_t fx0;
                 int32_t fx1;
-                int32_t fy;
-                int32_t acc = 0;
+                int32_t c0;
                 mcc_valid_taps(ix0, p->dilation_w, p->input_w, p->filter_w, &fx0, &fx1);
-                for (fy = fy0; fy < fy1; ++fy) {
-                    const int8_t *x_row =
-                        input + (size_t)(n * p->input_h + iy0 + fy * p->dilation_h) *
-                                    (size_t)p->input_w * (size_t)p->input_c;
-                    int32_t fx;
-                    for (fx = fx0; fx < fx1; ++fx) {
-                        const int32_t x =
-                            x_row[(size_t)(ix0 + fx * p->dilation_w) * (size_t)p->input_c + (size_t)ic];
-                        acc += (x + p->input_offset) * (int32_t)w[fy * p->filter_w + fx];
+                for (c0 = 0; c0 < oc_n; c0 += MCC_DWP_CHUNK) {
+                    const int32_t cn = oc_n - c0 < MCC_DWP_CHUNK ? oc_n - c0 : MCC_DWP_CHUNK;
+                    int32_t acc[MCC_DWP_CHUNK];
+                    int32_t fy;
+                    int32_t j;
+                    for (j = 0; j < cn; ++j) {
+                        acc[j] = 0;
+                    }
+                    for (fy = fy0; fy < fy1; ++fy) {
+                        const int8_t *x_row =
+                            input + (size_t)(n * p->input_h + iy0 + fy * p->dilation_h) *
+                                        (size_t)p->input_w * (size_t)p->input_c;
+                        int32_t fx;
+                        for (fx = fx0; fx < fx1; ++fx) {
+                            const int8_t *xp =
+                                x_row + (size_t)(ix0 + fx * p->dilation_w) * (size_t)p->input_c;
+                            const int8_t *wp =
+                                w + (size_t)(fy * p->filter_w + fx) * (size_t)oc_n + (size_t)c0;
+                            if (dm == 1) {
+                                for (j = 0; j < cn; ++j) {
+                                    acc[j] += ((int32_t)xp[c0 + j] + p->input_offset) * (int32_t)wp[j];
+                                }
+                            } else {
+                                int32_t ic = c0 / dm;
+                                int32_t m = c0 - ic * dm;
+                                for (j = 0; j < cn; ++j) {
+                                    acc[j] += ((int32_t)xp[ic] + p->input_offset) * (int32_t)wp[j];
+                                    if (++m == dm) {
+                                        m = 0;
+                                        ++ic;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (j = 0; j < cn; ++j) {
+                        const int32_t oc = c0 + j;
+                        int32_t a = acc[j];
+                        if (bias != NULL) {
+                            a = mcc_wrapping_add(a, bias[oc]);
+                        }
+                        a = mcc_requantize(a, p->multiplier[oc], p->shift[oc]) + p->output_offset;
+                        out[oc] = mcc_sat_s8(a, p->act_min, p->act_max);
                     }
                 }
-                acc = mcc_wrapping_add(acc, bias);
-                acc = mcc_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                output[((size_t)(n * p->output_h + oy) * (size_t)p->output_w + (size_t)ox) *
-                           (size_t)p->output_c +
-                       (size_t)oc] = mcc_sat_s8(acc, p->act_min, p->act_max);
             }
         }
+    }
+}
+
+/* scratch[tap * output_c + oc] := tap of channel oc (the 1HWC int8 filter), from the packed rows. */
+static void depthwise_packed_unpack(const mcc_depthwise_conv_packed_params *pp, const uint8_t *src,
+                                    int8_t *scratch)
+{
+    const int32_t oc_n = pp->conv.output_c;
+    const int32_t taps = pp->conv.filter_h * pp->conv.filter_w;
+    int8_t row[64];
+    int32_t oc;
+    for (oc = 0; oc < oc_n; ++oc) {
+        const int32_t bits = pp->weight_bits[oc];
+        int32_t t0;
+        /* the row in pieces of up to 64 taps (each piece starts on a byte) */
+        for (t0 = 0; t0 < taps; t0 += 64) {
+            const int32_t nt = taps - t0 < 64 ? taps - t0 : 64;
+            int32_t t;
+            mcc_unpack_row(src + (t0 * bits >> 3), nt, bits, row, nt);
+            for (t = 0; t < nt; ++t) {
+                scratch[(size_t)(t0 + t) * (size_t)oc_n + (size_t)oc] = row[t];
+            }
+        }
+        src += mcc_packed_row_bytes(taps, bits);
     }
 }
 
@@ -79,9 +154,6 @@ mcc_status mcc_depthwise_conv_packed(const mcc_depthwise_conv_packed_params *pp,
                                      int8_t *scratch)
 {
     const mcc_depthwise_conv_params *p;
-    const uint8_t *src = filter;
-    int32_t taps;
-    int32_t oc;
     if (pp == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
         pp->weight_bits == NULL || pp->conv.multiplier == NULL || pp->conv.shift == NULL) {
         return MCC_ERR_ARG;
@@ -94,37 +166,22 @@ mcc_status mcc_depthwise_conv_packed(const mcc_depthwise_conv_packed_params *pp,
         !mcc_packed_bits_ok(pp->weight_bits, p->output_c)) {
         return MCC_ERR_ARG;
     }
-    taps = p->filter_h * p->filter_w;
 #if defined(MCC_HAS_DSP)
     if (p->depth_multiplier == 1) {
-        const int32_t fbytes = (taps * p->output_c + 3) & ~3;
-        int8_t row[64];
+        const int32_t fbytes = (p->filter_h * p->filter_w * p->output_c + 3) & ~3;
         if (((uintptr_t)scratch & 3u) != 0) {
             return MCC_ERR_ARG;
         }
-        for (oc = 0; oc < p->output_c; ++oc) {
-            const int32_t bits = pp->weight_bits[oc];
-            int32_t t0;
-            /* the row in pieces of up to 64 taps, scattered to the 1HWC layout */
-            for (t0 = 0; t0 < taps; t0 += 64) {
-                const int32_t nt = taps - t0 < 64 ? taps - t0 : 64;
-                int32_t t;
-                mcc_unpack_row(src + (t0 * bits >> 3), nt, bits, row, nt);
-                for (t = 0; t < nt; ++t) {
-                    scratch[(size_t)(t0 + t) * (size_t)p->output_c + (size_t)oc] = row[t];
-                }
-            }
-            src += mcc_packed_row_bytes(taps, bits);
+        depthwise_packed_unpack(pp, filter, scratch);
+        if (depthwise_packed_is_3x3(p)) {
+            mcc_dw3_dsp(p, input, scratch, bias, output, (mcc_dw3_group *)(void *)(scratch + fbytes));
+        } else {
+            mcc_dw_dsp(p, input, scratch, bias, output, (int32_t *)(void *)(scratch + fbytes));
         }
-        mcc_dw_dsp(p, input, scratch, bias, output, (int32_t *)(void *)(scratch + fbytes));
         return MCC_OK;
     }
 #endif
-    for (oc = 0; oc < p->output_c; ++oc) {
-        const int32_t bits = pp->weight_bits[oc];
-        mcc_unpack_row(src, taps, bits, scratch, taps);
-        src += mcc_packed_row_bytes(taps, bits);
-        depthwise_packed_channel(p, input, scratch, oc, bias != NULL ? bias[oc] : 0, output);
-    }
+    depthwise_packed_unpack(pp, filter, scratch);
+    depthwise_packed_portable(p, input, scratch, bias, output);
     return MCC_OK;
 }

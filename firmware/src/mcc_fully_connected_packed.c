@@ -2,127 +2,334 @@
  * arithmetic of mcc_fully_connected_s8 (TFLite reference semantics), bit for bit, for symmetric
  * weights (filter_offset must be 0, as for every sub-byte tensor), per-tensor or per-channel
  * requantization.
- *  - portable: per output row, unpack it (accum_depth bytes of scratch), then one dot product per
- *    batch;
- *  - DSP (__ARM_FEATURE_DSP or MCC_EMULATE_DSP): blocks of B rows unpacked to int8, zero-padded to
- *    depth Dp (accum_depth rounded up to a multiple of 4), times batch pairs widened to int16
- *    (x + input_offset) by the SMLAD GEMM of mcc_dsp_gemm.h; B = MCC_PACKED_WBLOCK / Dp rounded
- *    down to even (>= 2, <= output_size). Scratch (4-byte aligned): 4 * Dp + 20 * output_size
- *    + B * Dp.
+ *
+ * Each weight is used once per batch, so the rows are read straight from their packed bytes (no
+ * unpacked copy). A b-bit value v is read as its offset form u = v + 2^(b-1) (0 .. 2^b - 1: the
+ * field with its top bit flipped, one EOR per word), and
+ *     sum (x + input_offset) * v = sum (x + input_offset) * u - 2^(b-1) * sum (x + input_offset)
+ * (modulo 2^32), the last sum computed once per batch.
+ *  - DSP (__ARM_FEATURE_DSP or MCC_EMULATE_DSP): the inputs (x + input_offset) of a batch are laid
+ *    out once per width present as int16 pairs matching what one AND of a packed word (one group of
+ *    32 / b values, mcc_packed.h) with a halfword-lane mask yields: 4-bit rows, (word >> 4j) &
+ *    0x000F000F, j = 0..3; 2-bit rows, (word >> 2j) & 0x00030003, j = 0..7 (fcp_layout says
+ *    which values); 8-bit rows, per group of 4, (x0, x2), (x1, x3) (SXTB16, SXTB16 ROR #8). One
+ *    SMLAD per two multiply-accumulates. Values past the last whole group (accum_depth not a
+ *    multiple of the group) are done one by one.
+ *    Scratch (4-byte aligned): for each width present, 2 bytes per value of its whole groups
+ *    (2 * accum_depth at most, each), at least 4 bytes.
+ *  - portable: the inputs (x + input_offset) of a batch as int16 (2 * accum_depth bytes of scratch),
+ *    then per row the packed bytes decoded in the loop.
  * mcc.lower.scratch.fully_connected_packed mirrors the sizes.
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mcc_dsp_gemm.h"
+#include "mcc_dsp.h"
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
 #include "mcc_packed.h"
 
+/* Values per 32-bit word (the DSP group) of a row of width bits. */
+#define FCP_GROUP(bits) (32 / (bits))
+
+#if defined(MCC_HAS_DSP)
+/* 1 when some row has width bits. */
+static int32_t fcp_has_width(const mcc_fully_connected_packed_params *pp, int32_t bits)
+{
+    int32_t o;
+    for (o = 0; o < pp->fc.output_size; ++o) {
+        if (pp->weight_bits[o] == bits) {
+            return 1;
+        }
+    }
+    return 0;
+}
+#endif
+
 int32_t mcc_fully_connected_packed_get_buffer_size(const mcc_fully_connected_packed_params *pp)
 {
-    if (pp == NULL || pp->fc.accum_depth < 1 || pp->fc.output_size < 1) {
+    int32_t size = 0;
+    if (pp == NULL || pp->fc.accum_depth < 1 || pp->fc.output_size < 1 || pp->weight_bits == NULL) {
         return 0;
     }
 #if defined(MCC_HAS_DSP)
     {
-        const int32_t dp = (pp->fc.accum_depth + 3) & ~3;
-        return 4 * dp + MCC_RQ_ENTRY_BYTES * pp->fc.output_size +
-               mcc_packed_block_rows(dp, pp->fc.output_size) * dp;
+        int32_t bits;
+        for (bits = 8; bits >= 2; bits >>= 1) {
+            if (fcp_has_width(pp, bits)) {
+                size += 2 * (pp->fc.accum_depth / FCP_GROUP(bits) * FCP_GROUP(bits));
+            }
+        }
     }
 #else
-    return pp->fc.accum_depth;
+    size = 2 * pp->fc.accum_depth;
 #endif
+    return size > 4 ? size : 4;
+}
+
+/* The value at index i of a packed row of width bits, i in the row's tail (past its whole 32-bit
+ * groups, where values are low bits first) or any i of an 8-bit row. */
+static int32_t fcp_value(const uint8_t *row, int32_t i, int32_t bits)
+{
+    const int32_t per = 8 / bits;
+    const int32_t sign = 1 << (bits - 1);
+    const int32_t f = (row[i / per] >> ((i % per) * bits)) & ((1 << bits) - 1);
+    return (f ^ sign) - sign;
+}
+
+/* Requantize, add the output offset, clamp: one output. */
+static int8_t fcp_out(const mcc_fully_connected_params *p, int32_t o, uint32_t acc)
+{
+    const int32_t ch = p->per_channel ? o : 0;
+    const int32_t v = mcc_requantize(mcc_wrap_s32(acc), p->multiplier[ch], p->shift[ch]) + p->output_offset;
+    return mcc_sat_s8(v, p->act_min, p->act_max);
 }
 
 #if defined(MCC_HAS_DSP)
 
-static mcc_status fully_connected_packed_dsp(const mcc_fully_connected_packed_params *pp,
-                                             const int8_t *input, const uint8_t *filter,
-                                             const int32_t *bias, int8_t *output, int8_t *scratch)
+/* Lay out (x + input_offset) for rows of width bits (see the header comment); returns the words
+ * written. In a packed group, lane 0 of (word >> b * j) & mask is stream field j, which holds
+ * value j / 2 + 4 * (j % 2) (4 bits) or j / 4 + 4 * (j % 4) (2 bits), and lane 1 the value two
+ * further on. */
+static int32_t fcp_layout(const int8_t *x, int32_t depth, int32_t off, int32_t bits, int32_t *col)
+{
+    const int32_t g = FCP_GROUP(bits);
+    const int32_t half = g / 2;
+    const int32_t groups = depth / g;
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        const int8_t *xg = x + (size_t)k * (size_t)g;
+        int32_t *c = col + (size_t)k * (size_t)half;
+        int32_t j;
+        if (bits == 8) {
+            c[0] = mcc_pack16(xg[0] + off, xg[2] + off);
+            c[1] = mcc_pack16(xg[1] + off, xg[3] + off);
+            continue;
+        }
+        for (j = 0; j < half; ++j) {
+            const int32_t v = bits == 4 ? j / 2 + 4 * (j % 2) : j / 4 + 4 * (j % 4);
+            c[j] = mcc_pack16(xg[v] + off, xg[v + 2] + off);
+        }
+    }
+    return groups * half;
+}
+
+#if defined(MCC_DSP_ASM)
+/* The 4-bit and 2-bit group loops in assembly (groups >= 1): per packed word one LDR, one EOR, LDM
+ * of the column words, then per SMLAD one AND of the word (shifted) with the lane mask. */
+static int32_t fcp_dot_s4_asm(const uint8_t *w, const int32_t *c, int32_t groups, int32_t acc)
+{
+    register int32_t c0 __asm__("r8");
+    register int32_t c1 __asm__("r9");
+    register int32_t c2 __asm__("r10");
+    register int32_t c3 __asm__("r11");
+    const uint32_t m = 0x000F000Fu;
+    uint32_t u;
+    uint32_t t;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[u], [%[w]], #4\n\t"
+        "ldmia %[c]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"
+        "eor %[u], %[u], #0x88888888\n\t"
+        "and %[t], %[m], %[u]\n\t"
+        "smlad %[acc], %[t], %[c0], %[acc]\n\t"
+        "and %[t], %[m], %[u], lsr #4\n\t"
+        "smlad %[acc], %[t], %[c1], %[acc]\n\t"
+        "and %[t], %[m], %[u], lsr #8\n\t"
+        "smlad %[acc], %[t], %[c2], %[acc]\n\t"
+        "and %[t], %[m], %[u], lsr #12\n\t"
+        "smlad %[acc], %[t], %[c3], %[acc]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [acc] "+r"(acc), [w] "+r"(w), [c] "+r"(c), [n] "+r"(groups), [u] "=&r"(u), [t] "=&r"(t),
+          [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)
+        : [m] "r"(m)
+        : "cc", "memory");
+    return acc;
+}
+
+static int32_t fcp_dot_s2_asm(const uint8_t *w, const int32_t *c, int32_t groups, int32_t acc)
+{
+    register int32_t c0 __asm__("r8");
+    register int32_t c1 __asm__("r9");
+    register int32_t c2 __asm__("r10");
+    register int32_t c3 __asm__("r11");
+    const uint32_t m = 0x00030003u;
+    uint32_t u;
+    uint32_t t;
+#define FCP_S2_STEP(sh, reg)                                                                     \
+    "and %[t], %[m], %[u], lsr #" #sh "\n\t"                                                      \
+    "smlad %[acc], %[t], %[" #reg "], %[acc]\n\t"
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[u], [%[w]], #4\n\t"
+        "ldmia %[c]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"
+        "eor %[u], %[u], #0xAAAAAAAA\n\t"
+        "and %[t], %[m], %[u]\n\t"
+        "smlad %[acc], %[t], %[c0], %[acc]\n\t"
+        FCP_S2_STEP(2, c1) FCP_S2_STEP(4, c2) FCP_S2_STEP(6, c3)
+        "ldmia %[c]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"
+        FCP_S2_STEP(8, c0) FCP_S2_STEP(10, c1) FCP_S2_STEP(12, c2) FCP_S2_STEP(14, c3)
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [acc] "+r"(acc), [w] "+r"(w), [c] "+r"(c), [n] "+r"(groups), [u] "=&r"(u), [t] "=&r"(t),
+          [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)
+        : [m] "r"(m)
+        : "cc", "memory");
+#undef FCP_S2_STEP
+    return acc;
+}
+#endif
+
+/* sum over the row's whole groups: (x + input_offset) * v, v in its offset form for 4 and 2 bits
+ * (the caller subtracts 2^(b-1) * sum (x + input_offset) over those groups). */
+static uint32_t fcp_dot_groups(const uint8_t *w, const int32_t *c, int32_t groups, int32_t bits)
+{
+    int32_t acc = 0;
+    int32_t k;
+    if (groups < 1) {
+        return 0u;
+    }
+    if (bits == 8) {
+        for (k = 0; k < groups; ++k, w += 4, c += 2) {
+            const int32_t v = mcc_read_s32(w);
+            acc = mcc_smlad(mcc_sxtb16(v), c[0], acc);
+            acc = mcc_smlad(mcc_sxtb16_ror8(v), c[1], acc);
+        }
+    } else if (bits == 4) {
+#if defined(MCC_DSP_ASM)
+        acc = fcp_dot_s4_asm(w, c, groups, acc);
+#else
+        for (k = 0; k < groups; ++k, w += 4, c += 4) {
+            const uint32_t u = (uint32_t)mcc_read_s32(w) ^ 0x88888888u;
+            acc = mcc_smlad(mcc_wrap_s32(u & 0x000F000Fu), c[0], acc);
+            acc = mcc_smlad(mcc_wrap_s32((u >> 4) & 0x000F000Fu), c[1], acc);
+            acc = mcc_smlad(mcc_wrap_s32((u >> 8) & 0x000F000Fu), c[2], acc);
+            acc = mcc_smlad(mcc_wrap_s32((u >> 12) & 0x000F000Fu), c[3], acc);
+        }
+#endif
+    } else {
+#if defined(MCC_DSP_ASM)
+        acc = fcp_dot_s2_asm(w, c, groups, acc);
+#else
+        for (k = 0; k < groups; ++k, w += 4, c += 8) {
+            const uint32_t u = (uint32_t)mcc_read_s32(w) ^ 0xAAAAAAAAu;
+            int32_t j;
+            for (j = 0; j < 8; ++j) {
+                acc = mcc_smlad(mcc_wrap_s32((u >> (2 * j)) & 0x00030003u), c[j], acc);
+            }
+        }
+#endif
+    }
+    return (uint32_t)acc;
+}
+
+static void fully_connected_packed_dsp(const mcc_fully_connected_packed_params *pp,
+                                       const int8_t *input, const uint8_t *filter,
+                                       const int32_t *bias, int8_t *output, int32_t *scratch)
 {
     const mcc_fully_connected_params *p = &pp->fc;
     const int32_t depth = p->accum_depth;
-    const int32_t dp = (depth + 3) & ~3;
-    const int32_t rows_all = p->output_size;
-    const int32_t block = mcc_packed_block_rows(dp, rows_all);
-    const int32_t qs = p->per_channel ? 1 : 0;
-    const int32_t off2 = mcc_pack16(p->input_offset, p->input_offset);
-    int16_t *cols = (int16_t *)(void *)scratch;
-    mcc_rq_entry *t = (mcc_rq_entry *)(void *)(scratch + 4 * dp);
-    int8_t *wblock = scratch + 4 * dp + MCC_RQ_ENTRY_BYTES * rows_all;
-    const mcc_rq_entry *tab;
-    const uint8_t *src = filter;
-    mcc_out_stage os;
-    int32_t o0;
-
-    mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
-    tab = mcc_rq_table(t, bias, p->multiplier, p->shift, qs, rows_all, p->output_offset) ? t : NULL;
-    for (o0 = 0; o0 < rows_all; o0 += block) {
-        const int32_t rows = rows_all - o0 < block ? rows_all - o0 : block;
-        int32_t r;
-        int32_t b;
-        for (r = 0; r < rows; ++r) {
-            const int32_t bits = pp->weight_bits[o0 + r];
-            mcc_unpack_row(src, depth, bits, wblock + (size_t)r * (size_t)dp, dp);
-            src += mcc_packed_row_bytes(depth, bits);
-        }
-        for (b = 0; b < p->batches; b += 2) {
-            const int32_t two = b + 1 < p->batches;
-            int32_t j;
-            for (j = 0; j <= two; ++j) {
-                mcc_cols_copy(cols, dp, 0, j, 0, input + (size_t)(b + j) * (size_t)depth, depth,
-                              p->input_offset, off2);
-                mcc_cols_zero(cols, dp, 0, j, depth, dp - depth);
+    const int32_t off = p->input_offset;
+    int32_t b;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *x = input + (size_t)b * (size_t)depth;
+        int32_t *col[9] = {NULL};
+        uint32_t xsum[9] = {0};  /* sum (x + off) over the whole groups of each width */
+        const uint8_t *src = filter;
+        int32_t *at = scratch;
+        int32_t bits;
+        int32_t o;
+        for (bits = 8; bits >= 2; bits >>= 1) {
+            if (fcp_has_width(pp, bits)) {
+                const int32_t n = depth / FCP_GROUP(bits) * FCP_GROUP(bits);
+                int32_t i;
+                col[bits] = at;
+                at += fcp_layout(x, depth, off, bits, at);
+                for (i = 0; i < n; ++i) {
+                    xsum[bits] += (uint32_t)(x[i] + off);
+                }
             }
-            mcc_dsp_gemm_pair(wblock, cols, dp, rows, tab != NULL ? tab + o0 : NULL,
-                              bias != NULL ? bias + o0 : NULL, p->multiplier + o0 * qs,
-                              p->shift + o0 * qs, qs, &os,
-                              output + (size_t)b * (size_t)rows_all + (size_t)o0,
-                              two ? output + (size_t)(b + 1) * (size_t)rows_all + (size_t)o0 : NULL,
-                              0, 0);
+        }
+        for (o = 0; o < p->output_size; ++o) {
+            const int32_t w_bits = pp->weight_bits[o];
+            const int32_t g = FCP_GROUP(w_bits);
+            const int32_t groups = depth / g;
+            uint32_t acc = (bias != NULL ? (uint32_t)bias[o] : 0u) +
+                           fcp_dot_groups(src, col[w_bits], groups, w_bits);
+            int32_t i;
+            if (w_bits < 8) {
+                acc -= (uint32_t)(1 << (w_bits - 1)) * xsum[w_bits];
+            }
+            for (i = groups * g; i < depth; ++i) {
+                acc += (uint32_t)((x[i] + off) * fcp_value(src, i, w_bits));
+            }
+            output[(size_t)b * (size_t)p->output_size + (size_t)o] = fcp_out(p, o, acc);
+            src += mcc_packed_row_bytes(depth, w_bits);
         }
     }
-    return MCC_OK;
 }
 
 #else /* portable */
 
-static mcc_status fully_connected_packed_portable(const mcc_fully_connected_packed_params *pp,
-                                                  const int8_t *input, const uint8_t *filter,
-                                                  const int32_t *bias, int8_t *output,
-                                                  int8_t *scratch)
+static void fully_connected_packed_portable(const mcc_fully_connected_packed_params *pp,
+                                            const int8_t *input, const uint8_t *filter,
+                                            const int32_t *bias, int8_t *output, int16_t *col)
 {
     const mcc_fully_connected_params *p = &pp->fc;
     const int32_t depth = p->accum_depth;
-    const uint8_t *src = filter;
-    int32_t o;
-    for (o = 0; o < p->output_size; ++o) {
-        const int32_t bits = pp->weight_bits[o];
-        const int32_t ch = p->per_channel ? o : 0;
-        int32_t wsum = 0;
-        int32_t d;
-        int32_t b;
-        mcc_unpack_row(src, depth, bits, scratch, depth);
-        src += mcc_packed_row_bytes(depth, bits);
-        for (d = 0; d < depth; ++d) {
-            wsum += scratch[d];
+    int32_t b;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *x = input + (size_t)b * (size_t)depth;
+        const uint8_t *src = filter;
+        uint32_t xsum4 = 0;  /* sum of col over the whole groups of a 4-bit row */
+        uint32_t xsum2 = 0;  /* ... of a 2-bit row */
+        int32_t i;
+        int32_t o;
+        for (i = 0; i < depth; ++i) {
+            col[i] = (int16_t)(x[i] + p->input_offset);
+            xsum4 += i < (depth & ~7) ? (uint32_t)col[i] : 0u;
+            xsum2 += i < (depth & ~15) ? (uint32_t)col[i] : 0u;
         }
-        for (b = 0; b < p->batches; ++b) {
-            const int8_t *x = input + (size_t)b * (size_t)depth;
+        for (o = 0; o < p->output_size; ++o) {
+            const int32_t w_bits = pp->weight_bits[o];
+            uint32_t acc = bias != NULL ? (uint32_t)bias[o] : 0u;
+            int32_t whole = 0;
             int32_t dot = 0;
-            int32_t acc;
-            for (d = 0; d < depth; ++d) {
-                dot += (int32_t)x[d] * (int32_t)scratch[d];
+            if (w_bits == 8) {
+                const int8_t *w = (const int8_t *)src;
+                for (i = 0; i < depth; ++i) {
+                    dot += col[i] * w[i];
+                }
+                whole = depth;
+            } else if (w_bits == 4) {
+                /* byte i of a group: values i (bits 0..3) and i + 4 (bits 4..7), offset form */
+                for (i = 0; i < depth / 8 * 4; ++i) {
+                    const int32_t u = src[i] ^ 0x88;
+                    const int16_t *c = col + 8 * (i >> 2) + (i & 3);
+                    dot += c[0] * (u & 15) + c[4] * (u >> 4);
+                }
+                acc -= 8u * xsum4;
+                whole = depth & ~7;
+            } else {
+                /* byte i of a group: values i, i + 4, i + 8, i + 12 (bits 0..1, 2..3, ...) */
+                for (i = 0; i < depth / 16 * 4; ++i) {
+                    const int32_t u = src[i] ^ 0xAA;
+                    const int16_t *c = col + 16 * (i >> 2) + (i & 3);
+                    dot += c[0] * (u & 3) + c[4] * ((u >> 2) & 3) + c[8] * ((u >> 4) & 3) +
+                           c[12] * (u >> 6);
+                }
+                acc -= 2u * xsum2;
+                whole = depth & ~15;
             }
-            acc = mcc_wrap_s32((uint32_t)dot + (uint32_t)p->input_offset * (uint32_t)wsum +
-                               (bias != NULL ? (uint32_t)bias[o] : 0u));
-            acc = mcc_requantize(acc, p->multiplier[ch], p->shift[ch]) + p->output_offset;
-            output[(size_t)b * (size_t)p->output_size + (size_t)o] =
-                mcc_sat_s8(acc, p->act_min, p->act_max);
+            acc += (uint32_t)dot;
+            for (i = whole; i < depth; ++i) {
+                acc += (uint32_t)(col[i] * fcp_value(src, i, w_bits));
+            }
+            output[(size_t)b * (size_t)p->output_size + (size_t)o] = fcp_out(p, o, acc);
+            src += mcc_packed_row_bytes(depth, w_bits);
         }
     }
-    return MCC_OK;
 }
 
 #endif /* MCC_HAS_DSP */
@@ -138,15 +345,13 @@ mcc_status mcc_fully_connected_packed(const mcc_fully_connected_packed_params *p
     }
     p = &pp->fc;
     if (p->batches < 1 || p->accum_depth < 1 || p->output_size < 1 || p->filter_offset != 0 ||
-        !mcc_packed_bits_ok(pp->weight_bits, p->output_size)) {
+        !mcc_packed_bits_ok(pp->weight_bits, p->output_size) || ((uintptr_t)scratch & 3u) != 0) {
         return MCC_ERR_ARG;
     }
 #if defined(MCC_HAS_DSP)
-    if (((uintptr_t)scratch & 3u) != 0) {
-        return MCC_ERR_ARG;
-    }
-    return fully_connected_packed_dsp(pp, input, filter, bias, output, scratch);
+    fully_connected_packed_dsp(pp, input, filter, bias, output, (int32_t *)(void *)scratch);
 #else
-    return fully_connected_packed_portable(pp, input, filter, bias, output, scratch);
+    fully_connected_packed_portable(pp, input, filter, bias, output, (int16_t *)(void *)scratch);
 #endif
+    return MCC_OK;
 }

@@ -1,10 +1,17 @@
 """Storage of weights narrower than 8 bits (the contract between the planner and the kernels).
 
-Each output channel's weights (a conv's OHWI row, a fully connected layer's row) are packed on
-their own, low bits first, into ceil(K * b / 8) bytes for a row of K values at b bits: s4 holds two
-values per byte (the first in bits 0..3), s2 four (the first in bits 0..1), two's complement. An
-8-bit channel is stored as it is. Rows follow each other in channel order with no padding between
-them beyond the byte boundary.
+Each output channel's weights (a conv's OHWI row, a fully connected layer's row, a depthwise
+channel's H*W taps) are packed on their own into ceil(K * b / 8) bytes for a row of K values at b
+bits, two's complement. An 8-bit channel is stored as it is. Rows follow each other in channel
+order with no padding between them beyond the byte boundary.
+
+Within a row, values go by groups of one 32-bit little-endian word (G = 32 / b values: 8 at 4
+bits, 16 at 2 bits), and in a group value j of byte i is group value i + 4 * j: bits 0..3 of the
+four bytes hold values 0..3 and bits 4..7 values 4..7 (4 bits); bits 2f..2f+1 hold values
+4f..4f+3 (2 bits). So masking a word with 0x0F0F0F0F (or 0x03030303), after a shift by b * j,
+yields four consecutive values, one per byte, in order: a kernel unpacks a word into int8 words with
+a few whole-word operations. The last K mod G values of a row (fewer than a group) are packed low
+bits first: value i of the tail in bits (i * b) mod 8 of byte (i * b) / 8 of the tail.
 
 ``packed_size`` is what the planner predicts for flash; the sub-byte kernels and the code that
 emits their weight arrays must store exactly that many bytes (tested).
@@ -38,9 +45,23 @@ def _row_axis_first(w: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
 
 
+def _order(k: int, bits: int) -> np.ndarray:
+    """Position in the low-bits-first stream of each value of a row: stream slot s holds value
+    ``order[s]`` (groups interleaved as the module docstring says, the tail as it is)."""
+    if bits == 8:
+        return np.arange(k)
+    g = 32 // bits
+    per = 8 // bits                      # fields per byte
+    full = k // g * g
+    slot = np.arange(g)                  # stream slot within a group: byte slot // per, field slot % per
+    value = slot // per + 4 * (slot % per)
+    order = (np.arange(full // g)[:, None] * g + value[None, :]).ravel()
+    return np.concatenate([order, np.arange(full, k)]).astype(np.int64)
+
+
 def pack_row(values: np.ndarray, bits: int) -> np.ndarray:
-    """One channel row of int values (each within +-(2^(b-1)-1)) as ``row_bytes`` uint8 bytes,
-    low bits first, two's complement."""
+    """One channel row of int values (each within +-(2^(b-1)-1)) as ``row_bytes`` uint8 bytes
+    (the layout of the module docstring)."""
     v = np.asarray(values, dtype=np.int64).ravel()
     nbytes = row_bytes(v.size, bits)
     if bits == 8:
@@ -49,7 +70,7 @@ def pack_row(values: np.ndarray, bits: int) -> np.ndarray:
     if v.size and (v.min() < -lim or v.max() > lim):
         raise ValueError(f"values beyond {bits} bits (+-{lim})")
     per = 8 // bits
-    u = (v & ((1 << bits) - 1)).astype(np.uint8)
+    u = (v[_order(v.size, bits)] & ((1 << bits) - 1)).astype(np.uint8)
     u = np.concatenate([u, np.zeros(nbytes * per - v.size, np.uint8)]).reshape(nbytes, per)
     shifts = (np.arange(per, dtype=np.uint8) * bits).astype(np.uint8)
     return np.bitwise_or.reduce(u << shifts, axis=1).astype(np.uint8)
@@ -65,7 +86,10 @@ def unpack_row(data: np.ndarray, k: int, bits: int) -> np.ndarray:
     per = 8 // bits
     shifts = (np.arange(per, dtype=np.uint8) * bits).astype(np.uint8)
     u = ((d[:, None] >> shifts) & ((1 << bits) - 1)).astype(np.int16).ravel()[:k]
-    return np.where(u >= 1 << (bits - 1), u - (1 << bits), u).astype(np.int8)
+    stream = np.where(u >= 1 << (bits - 1), u - (1 << bits), u).astype(np.int8)
+    out = np.empty(k, np.int8)
+    out[_order(k, bits)] = stream
+    return out
 
 
 def pack(w: np.ndarray, widths: tuple[int, ...], axis: int = 0) -> np.ndarray:

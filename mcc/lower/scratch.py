@@ -90,9 +90,12 @@ def scratch_for(function: str, p, has_dsp: bool) -> int:
 #
 #   conv_packed             portable: K (one unpacked row)
 #                           DSP: 4 * Kp + 20 * output_c + B * Kp, B = packed_block_rows(Kp, output_c)
-#   depthwise_conv_packed   DSP and depth_multiplier 1: align4(taps * output_c) + 8 * taps
-#                           (the unpacked 1HWC filter + the int8 path's scratch); else taps
-#   fully_connected_packed  portable: accum_depth; DSP: as conv_packed with K = accum_depth
+#   depthwise_conv_packed   DSP and depth_multiplier 1: align4(taps * output_c) (the unpacked
+#                           1HWC filter) + the int8 path's scratch: depthwise_conv_3x3_s8 for 3x3
+#                           filters without dilation, else 8 * taps; otherwise taps * output_c
+#   fully_connected_packed  portable: 2 * accum_depth (the batch's inputs as int16); DSP: for each
+#                           width b present, 2 * (accum_depth rounded down to a multiple of 32 / b)
+#                           (the inputs laid out for that width); at least 4
 # The packed kernels always take scratch (also on the portable path).
 
 PACKED_WBLOCK = 8192       # MCC_PACKED_WBLOCK
@@ -104,20 +107,15 @@ def packed_block_rows(kp: int, rows: int) -> int:
     return min(max(r, 2), rows)
 
 
-def _gemm_packed(k: int, rows: int, has_dsp: bool) -> int:
-    if k < 1 or rows < 1:
+def conv_packed(p: P.ConvPackedParams, has_dsp: bool) -> int:
+    c = p.conv
+    k = c.filter_h * c.filter_w * c.input_c
+    if c.filter_h < 1 or c.filter_w < 1 or c.input_c < 1 or c.output_c < 1:
         return 0
     if not has_dsp:
         return k
     kp = (k + 3) // 4 * 4
-    return 4 * kp + RQ_ENTRY_BYTES * rows + packed_block_rows(kp, rows) * kp
-
-
-def conv_packed(p: P.ConvPackedParams, has_dsp: bool) -> int:
-    c = p.conv
-    if c.filter_h < 1 or c.filter_w < 1 or c.input_c < 1:
-        return 0
-    return _gemm_packed(c.filter_h * c.filter_w * c.input_c, c.output_c, has_dsp)
+    return 4 * kp + RQ_ENTRY_BYTES * c.output_c + packed_block_rows(kp, c.output_c) * kp
 
 
 def depthwise_conv_packed(p: P.DepthwiseConvPackedParams, has_dsp: bool) -> int:
@@ -126,12 +124,23 @@ def depthwise_conv_packed(p: P.DepthwiseConvPackedParams, has_dsp: bool) -> int:
         return 0
     taps = c.filter_h * c.filter_w
     if has_dsp and c.depth_multiplier == 1:
-        return (taps * c.output_c + 3) // 4 * 4 + 8 * taps
-    return taps
+        fbytes = (taps * c.output_c + 3) // 4 * 4
+        if (c.filter_h, c.filter_w, c.dilation_h, c.dilation_w) == (3, 3, 1, 1) and c.output_c == c.input_c:
+            return fbytes + depthwise_conv_3x3_s8(c, True)
+        return fbytes + 8 * taps
+    return taps * c.output_c
 
 
 def fully_connected_packed(p: P.FullyConnectedPackedParams, has_dsp: bool) -> int:
-    return _gemm_packed(p.fc.accum_depth, p.fc.output_size, has_dsp)
+    depth = p.fc.accum_depth
+    if depth < 1 or p.fc.output_size < 1:
+        return 0
+    if not has_dsp:
+        size = 2 * depth
+    else:
+        present = {int(b) for b in p.weight_bits}
+        size = sum(2 * (depth // (32 // b) * (32 // b)) for b in (8, 4, 2) if b in present)
+    return max(size, 4)
 
 
 SCRATCH.update({
