@@ -98,3 +98,37 @@ def test_bad_inputs(calib, tmp_path):
     assert r.exit_code == 2 and "not an mcc plan" in r.output
     r = _invoke("compile", MLPERF["dscnn"], "-t", BOARD, "-o", tmp_path / "o", "--plan", tmp_path / "none.json")
     assert r.exit_code == 2 and "no such plan file" in r.output
+
+
+@pytest.mark.slow
+def test_plan_under_int8_size_fits_the_linker(calib, tmp_path):
+    """A budget below the int8 image: the plan mixes widths, and the firmware compiled with it takes
+    exactly the predicted flash and SRAM, within the budget (needs the packed sub-byte codegen)."""
+    from mcc import api
+    from mcc.planner.plan import codegen_packs
+
+    g = api.load_model(MLPERF["dscnn"])
+    if not codegen_packs(g, BOARD):
+        pytest.skip("the codegen stores sub-byte weights as int8 (packed kernels not merged)")
+    full = _invoke("plan", MLPERF["dscnn"], "-t", BOARD, "--json")
+    int8_flash = json.loads(full.output)["int8_flash"]
+    budget = int8_flash - 8000
+    r = _invoke("plan", MLPERF["dscnn"], "-t", BOARD, "--calib", calib, "--flash", budget, "--json",
+                "-o", tmp_path / "p.json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["flash"] <= budget and d["method"] in ("milp", "greedy", "milp-timeout")
+    counts = {b: sum(x["counts"][b] for x in d["layers"]) for b in ("8", "4", "2")}
+    assert counts["8"] > 0 and counts["4"] + counts["2"] > 0
+    out = tmp_path / "out"
+    r = _invoke("compile", MLPERF["dscnn"], "-t", BOARD, "-o", out, "--plan", tmp_path / "p.json")
+    assert r.exit_code == 0, r.output
+    qemu.build_firmware(out)
+    s = qemu.firmware_size(out)
+    assert (s["flash"], s["sram"]) == (d["flash"], d["sram"])
+    # compile --flash makes the same choice
+    out2 = tmp_path / "out2"
+    r = _invoke("compile", MLPERF["dscnn"], "-t", BOARD, "-o", out2, "--flash", budget, "--calib", calib)
+    assert r.exit_code == 0, r.output
+    qemu.build_firmware(out2)
+    assert qemu.firmware_size(out2)["flash"] == d["flash"]
