@@ -101,6 +101,8 @@ def compile(model: str | Path, outdir: str | Path, options: CompileOptions = Com
     t0 = time.perf_counter()
     get_target(options.target)  # an unknown target fails before any work
     g = load_model(model, options)
+    if options.plan is not None or options.flash_budget is not None or options.sram_budget is not None:
+        g = planned_graph(g, model, options)
     return compile_graph(g, outdir, options, Path(model).name, t0)
 
 
@@ -258,6 +260,59 @@ def random_inputs(g: Graph, n: int, seed: int = 0) -> np.ndarray:
         return rng.uniform(lo, hi, size=(n,) + t.shape).astype(np.float32)
     info = np.iinfo(t.dtype)
     return rng.integers(info.min, info.max + 1, size=(n,) + t.shape, dtype=t.dtype)
+
+
+def _float_graph(model: str | Path) -> Graph | None:
+    if not is_keras(model):
+        return None
+    from .frontend.keras import load_keras
+    return load_keras(model)
+
+
+def calibration_inputs(path: str | Path | None, g: Graph) -> np.ndarray | None:
+    """Inputs for the planner's sensitivity: int8 arrays as they are (an int8-input model's raw
+    inputs), anything else as float32 real values."""
+    if path is None:
+        return None
+    from .quant.data import load_calibration_data
+    p = Path(path)
+    if p.suffix == ".npy" and p.exists():
+        try:
+            raw = np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise InputDataError(f"{p}: not a readable .npy array ({e})") from None
+        if raw.dtype == np.int8:
+            return check_inputs(raw, g.tensors[g.inputs[0]].shape, "int8", str(p))
+    return load_calibration_data(p, g.tensors[g.inputs[0]].shape)
+
+
+def plan(model: str | Path, target: str, flash: int | None = None, sram: int | None = None,
+         options: CompileOptions | None = None, labelled: tuple | None = None, n_calib: int = 64):
+    """Choose per-channel weight widths for ``model`` on ``target`` (see mcc.planner.plan)."""
+    from .planner.plan import make_plan
+
+    options = options or CompileOptions(target=target)
+    get_target(target)
+    g = load_model(model, options)
+    calib = calibration_inputs(options.calib, g)
+    return make_plan(g, target, flash, sram, calib=calib, labelled=labelled, float_graph=_float_graph(model),
+                     model=Path(model).name, n_calib=n_calib, progress=options.progress)
+
+
+def planned_graph(g: Graph, model: str | Path, options: CompileOptions) -> Graph:
+    """``g`` with the weight widths of ``options.plan`` or of a plan for the budgets."""
+    from .planner.plan import apply_plan, make_plan, read_plan
+
+    if options.plan is not None:
+        p = read_plan(options.plan)
+        if p.target != options.target:
+            raise InputDataError(f"{options.plan} was planned for {p.target}; compile with -t {p.target} "
+                                 f"or plan again for {options.target}")
+        return apply_plan(g, p, _float_graph(model))
+    p = make_plan(g, options.target, options.flash_budget, options.sram_budget,
+                  calib=calibration_inputs(options.calib, g), float_graph=_float_graph(model),
+                  model=Path(model).name, progress=options.progress)
+    return apply_plan(g, p, _float_graph(model))
 
 
 def __getattr__(name):  # validate lives in its own module (it needs the TFLM oracle)

@@ -94,12 +94,18 @@ def main():
 @click.option("--no-dsp", is_flag=True, help="Portable C kernels even on cores with the DSP extension.")
 @click.option("--memory", type=click.Choice(["firstfit", "optimized"]), default="optimized", show_default=True,
               help="Arena plan: first fit in the model's op order, or order search + in-place + patches.")
+@click.option("--flash", "flash_budget", default=None, help="Flash budget (bytes, k/M suffixes): choose weight widths to fit.")
+@click.option("--sram", "sram_budget", default=None, help="SRAM budget (bytes, k/M suffixes) the plan must fit.")
+@click.option("--plan", "plan_path", type=click.Path(), default=None, help="A plan.json from `mcc plan`: compile with its widths.")
 @_quant_options
 @_user_errors
-def compile_cmd(model, target, outdir, force, model_name, no_dsp, memory, **quant):
+def compile_cmd(model, target, outdir, force, model_name, no_dsp, memory, flash_budget, sram_budget, plan_path,
+                **quant):
     """Compile MODEL (an int8 .tflite, or a Keras model with --calib) into a C library with a static arena."""
     r = api.compile(model, outdir, _options(target, model_name=model_name, force=force, dsp=not no_dsp,
-                                            memory=memory, **quant))
+                                            memory=memory, flash_budget=parse_bytes(flash_budget, "--flash"),
+                                            sram_budget=parse_bytes(sram_budget, "--sram"), plan=plan_path,
+                                            **quant))
     console.print(f"[bold]mcc[/bold]: wrote {len(r.files) + 1} files to {r.outdir} in {r.seconds:.2f} s")
     _memory_table(r.weight_bytes, r.plan.arena_bytes, r.plan.lower_bound)
     if r.memory is not None:
@@ -288,6 +294,70 @@ def size_cmd(outdir):
         t.add_row(mem, "[bold]total[/bold]", f"{total:,}", f"{budget:,}", f"{100 * total / budget:.1f} %")
     console.print(t)
     console.print(f"firmware overhead (flash except weights and the compiled graph, mcc_model.o): {r.overhead:,} B")
+
+
+def parse_bytes(text: str | None, what: str = "size") -> int | None:
+    """'200000', '64k', '64K' (x1024), '1M' (x1024^2) -> bytes."""
+    if text is None:
+        return None
+    t = str(text).strip()
+    mult = {"k": 1024, "K": 1024, "m": 1024 ** 2, "M": 1024 ** 2}.get(t[-1:], 1)
+    num = t[:-1] if mult != 1 else t
+    try:
+        v = float(num) * mult
+    except ValueError:
+        v = -1
+    if not num or v <= 0 or v != int(v):
+        raise InputDataError(f"{what} {text!r} is not a size in bytes (e.g. 200000, 256k, 1M)")
+    return int(v)
+
+
+@main.command("plan")
+@click.argument("model", type=click.Path())
+@click.option("-t", "--target", required=True, help="Board (or core) to plan for.")
+@click.option("--flash", default=None, help="Flash budget of the whole image (bytes, k/M suffixes); default: the board's.")
+@click.option("--sram", default=None, help="SRAM budget (bytes, k/M suffixes); default: the board's.")
+@click.option("--eval", "eval_path", type=click.Path(), default=None,
+              help="Labelled data .npz (x, y): expected top-1 (else agreement with the int8 model on --calib).")
+@click.option("-o", "--output", "out", type=click.Path(), default=None, help="Write the plan to this JSON file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@_quant_options
+@_user_errors
+def plan_cmd(model, target, flash, sram, eval_path, out, as_json, **quant):
+    """Choose 8/4/2-bit weights per output channel so MODEL fits the board's (or the given) flash and
+    SRAM at least loss; print widths per layer and the predicted flash, SRAM, instructions, accuracy."""
+    labelled = _labelled(eval_path) if eval_path else None
+    p = api.plan(model, target, parse_bytes(flash, "--flash"), parse_bytes(sram, "--sram"),
+                 _options(target, progress=not as_json, **quant), labelled=labelled)
+    if out:
+        Path(out).write_text(p.to_json())
+    if as_json:
+        click.echo(p.to_json(), nl=False)
+        return
+    t = Table(title=f"{p.model} on {p.target}: weight widths per layer ({p.method})")
+    for c in ("weights", "op", "channels", "8-bit", "4-bit", "2-bit", "int8 B", "planned B"):
+        t.add_column(c, justify="left" if c in ("weights", "op") else "right")
+    for x in p.layers:
+        t.add_row(x.name[-48:], x.kind, str(x.channels), str(x.counts["8"]), str(x.counts["4"]),
+                  str(x.counts["2"]), f"{x.int8_bytes:,}", f"{x.bytes:,}")
+    console.print(t)
+    s = Table(title="predicted (linker-exact sizes)")
+    for c in ("what", "predicted", "budget", "used"):
+        s.add_column(c, justify="left" if c == "what" else "right")
+    s.add_row("flash (image)", f"{p.flash:,}", f"{p.flash_budget:,}", f"{100 * p.flash / p.flash_budget:.1f} %")
+    s.add_row("flash at int8", f"{p.int8_flash:,}", "", "")
+    s.add_row("SRAM (arena, buffers, stack)", f"{p.sram:,}", f"{p.sram_budget:,}", f"{100 * p.sram / p.sram_budget:.1f} %")
+    if p.instructions is not None:
+        s.add_row("instructions / inference", f"{p.instructions:,}", "", "")
+    console.print(s)
+    if p.accuracy:
+        a = p.accuracy
+        console.print(f"expected accuracy ({a['metric']}, {a['n']} inputs): int8 {100 * a['int8']:.2f} %, "
+                      f"plan {100 * a['plan']:.2f} %")
+    if not p.packed:
+        console.print("note: the codegen stores sub-byte widths as int8 for now: narrower weights save no flash")
+    if out:
+        console.print(f"plan written to {out}; compile with `mcc compile {model} -t {target} --plan {out}`")
 
 
 @main.command("targets")

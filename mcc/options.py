@@ -20,6 +20,10 @@ class CompileOptions:
     symmetric: bool = False      # symmetric activations (zero point 0)
     io: str = "float"            # "float": float32 in/out, quantized at the edges in C; "int8": raw int8
     progress: bool = True        # progress bars on calibration
+    # Bit allocation (mcc.planner.plan): budgets of the whole firmware image in bytes, or a plan file
+    flash_budget: int | None = None  # choose weight widths so the flash fits (Cortex-M targets)
+    sram_budget: int | None = None   # check the SRAM fits
+    plan: str | None = None          # a plan.json from `mcc plan`: its widths are used as they are
     activation_bits: int = 8     # 16: int16 activations with int8 weights (16x8)
     memory: str = "optimized"    # arena plan: "firstfit" (model order) or "optimized" (mcc.planner.optimize)
     # Keras models: "static" (int8 activations, needs calib) or "dynamic" (PTQ dynamic: int8/int16
