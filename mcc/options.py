@@ -21,3 +21,4 @@ class CompileOptions:
     io: str = "float"            # "float": float32 in/out, quantized at the edges in C; "int8": raw int8
     progress: bool = True        # progress bars on calibration
     memory: str = "optimized"    # arena plan: "firstfit" (model order) or "optimized" (mcc.planner.optimize)
+    patch_overhead: float = 0.25  # optimized memory: the most MACs patches may recompute (fraction; <0: no limit)

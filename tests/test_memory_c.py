@@ -24,9 +24,13 @@ def _reference(g, x):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MLPERF))
-def test_patched_c_is_exact_under_sanitizers(name, tmp_path):
-    r = api.compile(MLPERF[name], tmp_path / "out", CompileOptions())
-    assert r.memory is not None and r.memory.patch is not None  # every MLPerf model gets patched
+@pytest.mark.parametrize("overhead", [0.25, -1.0])
+def test_patched_c_is_exact_under_sanitizers(name, overhead, tmp_path):
+    """The default plan and the smallest-arena plan (no limit on recomputed MACs)."""
+    r = api.compile(MLPERF[name], tmp_path / "out", CompileOptions(patch_overhead=overhead))
+    assert r.memory is not None
+    if overhead < 0:
+        assert r.memory.patch is not None  # every MLPerf model gets patched
     g = r.graph
     x = api.random_inputs(g, 4, seed=11)
     y_t = g.tensors[g.outputs[0]]
@@ -56,8 +60,10 @@ def test_inplace_without_patches_is_exact_under_sanitizers(tmp_path):
 
 
 @pytest.mark.slow
-def test_resnet8_optimized_plan_bit_exact_with_tflm(tmp_path):
-    r = api.compile(MLPERF["resnet8"], tmp_path / "out", CompileOptions())
+@pytest.mark.parametrize("overhead", [0.25, -1.0])
+def test_resnet8_optimized_plan_bit_exact_with_tflm(overhead, tmp_path):
+    r = api.compile(MLPERF["resnet8"], tmp_path / "out", CompileOptions(patch_overhead=overhead))
+    assert r.memory.patch is not None
     x = api.random_inputs(r.graph, 30, seed=3)
     y = api.run(r.outdir, x)
     assert np.array_equal(y, run_tflm(MLPERF["resnet8"], x).outputs.reshape(y.shape))
@@ -65,7 +71,7 @@ def test_resnet8_optimized_plan_bit_exact_with_tflm(tmp_path):
 
 @pytest.mark.slow
 def test_resnet8_patched_on_qemu_m4(tmp_path):
-    r = api.compile(MLPERF["resnet8"], tmp_path / "out", CompileOptions(target="mps2-an386"))
+    r = api.compile(MLPERF["resnet8"], tmp_path / "out", CompileOptions(target="mps2-an386", patch_overhead=-1))
     assert r.memory.patch is not None and "mcc_conv_s8" in r.memory.kernels
     x = api.random_inputs(r.graph, 2, seed=9)
     y = api.run(r.outdir, x)
@@ -108,3 +114,15 @@ def test_firstfit_keeps_the_spine_plan(tmp_path):
     assert r.memory is None
     g = r.graph
     assert r.plan.arena_bytes == api.plan_memory(g, api.lower_graph(g)).arena_bytes
+
+
+def test_patch_overhead_limits_recompute():
+    from mcc.planner.optimize import model_macs, plan_optimized
+    from mcc.planner.schedule import program_of
+    g = api.load_model(MLPERF["resnet8"])
+    records = api.lower_graph(g)
+    free = plan_optimized(g, records, max_overhead=None)
+    capped = plan_optimized(g, records, max_overhead=0.1)
+    total = model_macs(program_of(g, records))
+    assert capped.patch.macs - capped.patch.stage_macs <= 0.1 * total
+    assert free.plan.arena_bytes < capped.plan.arena_bytes < capped.steps["+ in-place"].arena_bytes
