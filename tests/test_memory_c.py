@@ -154,3 +154,16 @@ def test_mobilenet_patched_on_qemu_m4_dsp_kernels(tmp_path):
     x = api.random_inputs(r.graph, 1, seed=8)
     y = api.run(r.outdir, x)
     assert np.array_equal(y.reshape(1, -1), _reference(r.graph, x).reshape(1, -1))
+
+
+@pytest.mark.parametrize("name", ["requantize_logistic_concat", "requantize_two_concats"])
+def test_inplace_requantize_is_exact_under_sanitizers(name, tmp_path):
+    path = MLPERF["resnet8"].parents[3] / "tests/data/ops" / f"{name}.tflite"
+    r = api.compile(path, tmp_path / "out", CompileOptions())
+    assert any(n.endswith("_quantize") for n in inplace_ops(r.memory.program))
+    g = r.graph
+    x = api.random_inputs(g, 8, seed=2)
+    y_t = g.tensors[g.outputs[0]]
+    y = host.run(r.outdir, x, y_t.shape, y_t.dtype, variant="sanitize")
+    assert np.array_equal(y.reshape(8, -1), _reference(g, x).reshape(8, -1))
+    assert np.array_equal(y, run_tflm(path, x).outputs.reshape(y.shape))
