@@ -84,6 +84,10 @@ def plan_memory(g: Graph, records: list, has_dsp: bool = False, kernels: list | 
     return plan_arena(g, scratch)
 
 
+def _overhead(options: CompileOptions) -> float | None:
+    return None if options.patch_overhead < 0 else options.patch_overhead
+
+
 @dataclass(frozen=True)
 class CompileResult:
     outdir: Path
@@ -120,7 +124,7 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     g_run = g
     if options.memory == "optimized":  # order search, in-place and patch-based execution
         from .planner.optimize import plan_optimized
-        memory = plan_optimized(g, records, has_dsp)
+        memory = plan_optimized(g, records, has_dsp, max_overhead=_overhead(options))
         g_run, records, kernels, plan = (memory.program.graph, list(memory.program.records),
                                          list(memory.kernels), memory.plan)
     elif options.memory == "firstfit":
@@ -240,7 +244,7 @@ def analyze(model: str | Path, target: str = "host", options: CompileOptions | N
     memory = None
     if options.memory == "optimized":
         from .planner.optimize import plan_optimized
-        memory = plan_optimized(g, records, t.has_dsp and options.dsp)
+        memory = plan_optimized(g, records, t.has_dsp and options.dsp, max_overhead=_overhead(options))
         plan = memory.plan
     return AnalyzeResult(str(model), layers, stored_weight_bytes(g),
                          plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers), memory)

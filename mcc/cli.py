@@ -94,16 +94,20 @@ def main():
 @click.option("--no-dsp", is_flag=True, help="Portable C kernels even on cores with the DSP extension.")
 @click.option("--memory", type=click.Choice(["firstfit", "optimized"]), default="optimized", show_default=True,
               help="Arena plan: first fit in the model's op order, or order search + in-place + patches.")
+@click.option("--patch-overhead", type=float, default=0.25, show_default=True,
+              help="Optimized memory: the most MACs patch-based execution may recompute, as a fraction of "
+                   "the model's MACs (negative: no limit, smallest arena).")
 @click.option("--flash", "flash_budget", default=None, help="Flash budget (bytes, k/M suffixes): choose weight widths to fit.")
 @click.option("--sram", "sram_budget", default=None, help="SRAM budget (bytes, k/M suffixes) the plan must fit.")
 @click.option("--plan", "plan_path", type=click.Path(), default=None, help="A plan.json from `mcc plan`: compile with its widths.")
 @_quant_options
 @_user_errors
-def compile_cmd(model, target, outdir, force, model_name, no_dsp, memory, flash_budget, sram_budget, plan_path,
-                **quant):
+def compile_cmd(model, target, outdir, force, model_name, no_dsp, memory, patch_overhead, flash_budget, sram_budget,
+                plan_path, **quant):
     """Compile MODEL (an int8 .tflite, or a Keras model with --calib) into a C library with a static arena."""
     r = api.compile(model, outdir, _options(target, model_name=model_name, force=force, dsp=not no_dsp,
-                                            memory=memory, flash_budget=parse_bytes(flash_budget, "--flash"),
+                                            memory=memory, patch_overhead=patch_overhead,
+                                            flash_budget=parse_bytes(flash_budget, "--flash"),
                                             sram_budget=parse_bytes(sram_budget, "--sram"), plan=plan_path,
                                             **quant))
     console.print(f"[bold]mcc[/bold]: wrote {len(r.files) + 1} files to {r.outdir} in {r.seconds:.2f} s")

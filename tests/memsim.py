@@ -59,13 +59,13 @@ def tensor_lifetimes(g) -> dict[str, tuple[int, int]]:
 
 def overlaps(g, plan) -> list[tuple[str, str]]:
     """Tensors live at the same op whose byte ranges intersect, except a RESHAPE output with its
-    input and an ADD output with an input the ADD reads for the last time (in place)."""
+    input and an ADD or int8 QUANTIZE output with an input it reads for the last time (in place)."""
     life = tensor_lifetimes(g)
     allowed = set()
     for i, op in enumerate(g.ops):
         if op.kind == "RESHAPE":
             allowed.add(frozenset((op.inputs[0], op.outputs[0])))
-        if op.kind == "ADD":
+        if op.kind == "ADD" or (op.kind == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8"):
             for t in op.inputs:
                 if life[t][1] == i and g.tensors[t].shape == g.tensors[op.outputs[0]].shape:
                     allowed.add(frozenset((t, op.outputs[0])))

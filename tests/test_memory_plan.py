@@ -90,11 +90,10 @@ def test_order_search_resnet8_matches_brute_force():
     assert plan.lower_bound == res.peak
 
 
-@pytest.mark.parametrize("name", sorted(MLPERF))
-@pytest.mark.parametrize("dsp", [False, True])
+@pytest.mark.parametrize("name,dsp", [("resnet8", True), ("dscnn", False), ("sww", True)])
 def test_optimized_plans_are_valid_and_exact(name, dsp):
     g = load_tflite(MLPERF[name])
-    mem = plan_optimized(g, api.lower_graph(g), has_dsp=dsp)
+    mem = plan_optimized(g, api.lower_graph(g), has_dsp=dsp, max_overhead=None)
     x = api.random_inputs(g, 3, seed=7)
     for step, plan in mem.steps.items():
         assert plan.arena_bytes >= plan.lower_bound
@@ -146,7 +145,7 @@ def test_broadcast_add_is_not_inplace():
     assert inplace_candidates(None, replace(rec, shape=full)) == (0, 1)
 
 
-@pytest.mark.parametrize("bands", [2, 3, 5, 16, 32])
+@pytest.mark.parametrize("bands", [3, 32])
 def test_patch_every_stage_and_band_count_is_exact(bands):
     """ResNet-8: each patchable prefix in several band counts (incl. uneven and 1-row bands)."""
     g = load_tflite(MLPERF["resnet8"])
@@ -165,7 +164,7 @@ def test_patch_every_stage_and_band_count_is_exact(bands):
 
 def test_patch_cuts_resnet8_peak():
     g = load_tflite(MLPERF["resnet8"])
-    mem = plan_optimized(g, api.lower_graph(g))
+    mem = plan_optimized(g, api.lower_graph(g), max_overhead=None)
     assert mem.patch is not None
     assert mem.plan.arena_bytes < mem.steps["+ in-place"].arena_bytes
     assert mem.steps["+ in-place"].arena_bytes / mem.plan.arena_bytes > 1.9

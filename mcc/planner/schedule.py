@@ -125,7 +125,10 @@ def inplace_candidates(op, record) -> tuple[int, ...]:
     ``mcc_add_s8`` reads element i of both inputs before it writes output element i, walking the
     three in the same order; with no broadcasting (both inputs have the output's contiguous
     strides) output i lands exactly on input i, so writing over an input is safe. Broadcast ADD,
-    MUL and every other kernel are left out-of-place."""
+    MUL and every other kernel are left out-of-place. ``mcc_requantize_s8`` (int8 QUANTIZE) reads
+    input[i] and then writes output[i] in one loop: safe as well."""
+    if isinstance(record, P.RequantizeParams):
+        return (0,)
     if isinstance(record, P.AddParams):
         s = record.shape
         full = _contiguous(s.out_dims)
