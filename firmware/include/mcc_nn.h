@@ -249,6 +249,15 @@ mcc_status mcc_requantize_s8(const mcc_requantize_params *p, const int8_t *input
 mcc_status mcc_dequantize_s8_f32(const mcc_dequantize_params *p, const int8_t *input,
                                  float *output);
 
+/* Unstructured-sparse weights (the byte stream of mcc/lower/sparse.py as `filter`, the folded bias
+ * as `bias`); no scratch. */
+mcc_status mcc_fully_connected_sparse_s8(const mcc_fully_connected_params *p, const int8_t *input,
+                                         const int8_t *filter, const int32_t *bias, int8_t *output,
+                                         int8_t *scratch);
+mcc_status mcc_conv_1x1_sparse_s8(const mcc_conv_params *p, const int8_t *input,
+                                  const int8_t *filter, const int32_t *bias, int8_t *output,
+                                  int8_t *scratch);
+
 #ifdef __cplusplus
 }
 #endif
