@@ -11,8 +11,9 @@
  * per channel (mcc_rq_fast) and writes its four bytes with one store. The last input_c % 4
  * channels, and groups whose requantization is outside the fast range, use plain C.
  * mcc_dw_dsp (generic): scratch 2 words per tap = 8 * filter_h * filter_w bytes, 4-byte aligned.
- * mcc_dw3_dsp (3x3): the nine taps, requantization and store in one block of assembly per group,
- * over a zero-point padded copy of the input; scratch mcc_dw3_scratch_bytes().
+ * mcc_dw3_dsp (3x3): per group, a "pair plane" of the input (offset added, two adjacent columns per
+ * word) so that two taps are one SMLAD, and the nine taps, an SMMLAR requantization and the store
+ * in one block of assembly per group; scratch mcc_dw3_scratch_bytes().
  */
 #ifndef MCC_DSP_DEPTHWISE_H
 #define MCC_DSP_DEPTHWISE_H
@@ -37,92 +38,125 @@ MCC_INLINE void mcc_dw_tap(int32_t *acc, int32_t x, int32_t off2, const int32_t 
     acc[3] = mcc_smlatt(xo, w[1], acc[3]);
 }
 
-#if defined(MCC_DSP_ASM)
-#define MCC_ASM_DW_TAP(load, wofs)                                                               \
-    load "\n\t"                                                                                  \
-    "ldrd %[we], %[wo], [%[ws], #" #wofs "]\n\t"                                                 \
-    "sxtab16 %[xo], %[off2], %[x], ror #8\n\t"                                                   \
-    "sxtab16 %[x], %[off2], %[x]\n\t"                                                            \
-    "smlabb %[a0], %[x], %[we], %[a0]\n\t"                                                       \
-    "smlatt %[a2], %[x], %[we], %[a2]\n\t"                                                       \
-    "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"                                                      \
-    "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
-#endif
-
 /*
- * The 3x3 kernel's per-group state (in the scratch buffer): the sign-extended weights, biases,
- * requantization constants and output stage of four channels. Offsets are fixed: the assembly
- * below reads the fields by offset.
+ * The 3x3 kernel's per-group state (in the scratch buffer): weights, biases and requantization of
+ * four channels, the output stage and the loop state of mcc_dw3_plane. Offsets are fixed: the
+ * assembly reads the fields by offset (on the 32-bit targets that run it).
+ *
+ * The kernel accumulates twice the convolution (doubled weights and bias) so that the
+ * requantization is one SMMLAR: for -24 <= shift <= -1 (r = -shift), multiplier m > 2^30 and
+ * |2 acc| < 2^31, mcc_requantize(acc, m, shift) + output_offset is exactly
+ *
+ *     hi32(2acc * m + 2^31 + ra * 2^32) >> r,   ra = 2^(r-1) + output_offset * 2^r - [acc < 0]
+ *
+ * (the formula of mcc_rq_fast with numerator and denominator doubled: floor((2p + 2^31 +
+ * 2^(31+r) + output_offset * 2^(32+r) - [acc < 0] 2^32) / 2^(32+r)), the floors of divisions by
+ * powers of two composing). mcc_dw3_rq_prep() accepts a channel when |bias| <= 2^29 (nine taps add
+ * less than 2^19, so |2 acc| < 2^31) and |ra| < 2^30 (so the high word stays inside int32).
  */
 typedef struct {
-    int32_t ws[18];     /*   0: tap t: channels 0,2 then 1,3 (SXTB16 / SXTB16 ROR #8) */
-    int32_t bias[4];    /*  72 */
-    int32_t q[4][3];    /*  88: multiplier, bias_hi, rshift (bias_lo = 2^30: shift <= -2) */
-    int32_t off2;       /* 136: input offset in both halves */
-    int32_t full;       /* 140 */
-    int32_t min4;       /* 144 */
-    int32_t max4;       /* 148 */
+    int32_t ws[24];     /*   0: row fy at 32 * fy: (2 w[fy][0][c], 2 w[fy][1][c]) for c = 0..3,
+                         *      then (2 w[fy][2][c], 0) */
+    int32_t bias[4];    /*  96: 2 * bias */
+    int32_t q[4][3];    /* 112: multiplier, ra without the sign term, r */
+    int32_t min4;       /* 160 */
+    int32_t max4;       /* 164 */
+    int32_t delta;      /* 168: next pixel, from the third row of the previous one: pstep - 2 rowb */
+    int32_t rowb;       /* 172: bytes per plane row */
+    uint32_t out;       /* 176: next output (32-bit address; assembly only) */
+    int32_t ostride;    /* 180: bytes between output pixels */
+    uint32_t oend;      /* 184: end of the current output row */
+    int32_t owb;        /* 188: bytes per output row */
+    int32_t rowskip;    /* 192: from the end of an output row's windows to the next row's */
+    int32_t rows;       /* 196: output rows left */
+    int32_t full;       /* 200: [act_min, act_max] == [-128, 127] (no bytewise clamp) */
 } mcc_dw3_group;
 
-#define MCC_DW3_SCRATCH_BYTES 152
+#define MCC_DW3_SCRATCH_BYTES 204
 
-/* 1 if channel (multiplier, shift) fits the 3x3 kernel's requantization: mcc_rq_ok and
- * shift <= -2 (so that bias_lo is the constant 2^30). */
-static inline int32_t mcc_dw3_rq_ok(int32_t multiplier, int32_t shift)
+/* Prepares channel requantization q[3] for the 3x3 kernel; 0 when the channel is outside the
+ * range of the SMMLAR requantization (it then takes mcc_dw_channel). */
+static inline int32_t mcc_dw3_rq_prep(int32_t multiplier, int32_t shift, int32_t output_offset,
+                                      int32_t bias, int32_t *q)
 {
-    return mcc_rq_ok(multiplier, shift) && shift <= -2;
+    int64_t ra;
+    if (multiplier <= ((int32_t)1 << 30) || shift > -1 || shift < -24 ||
+        bias > ((int32_t)1 << 29) || bias < -((int32_t)1 << 29)) {
+        return 0;
+    }
+    ra = ((int64_t)1 << (-shift - 1)) + (int64_t)output_offset * ((int64_t)1 << -shift);
+    if (ra >= ((int64_t)1 << 30) || ra <= -((int64_t)1 << 30)) {
+        return 0;
+    }
+    q[0] = multiplier;
+    q[1] = (int32_t)ra;
+    q[2] = -shift;
+    return 1;
 }
 
-/* All output pixels of a group from a padded plane (four channels per word, plane rows rowb bytes
- * apart): `rows` output rows of `ow` pixels; pixel windows step by pstep bytes along a row, and by
- * rowskip more at the end of each row. Outputs go to out, advancing by ostride per pixel. */
-MCC_INLINE void mcc_dw3_plane(const mcc_dw3_group *g, const int8_t *p0, int32_t rowb, int32_t pstep,
-                              int32_t rowskip, int32_t ow, int32_t rows, int8_t *out,
-                              int32_t ostride)
+#if !defined(MCC_DSP_ASM)
+/* The SMMLAR requantization in C (acc2 = 2 acc). Right shifts of negative values are arithmetic
+ * (as in mcc_rq_fast). */
+static inline int32_t mcc_dw3_rq(int32_t acc2, const int32_t *q)
+{
+    const int64_t ra = (int64_t)q[1] - (acc2 < 0 ? 1 : 0);
+    const int64_t v = ra * ((int64_t)1 << 32) + (int64_t)acc2 * q[0] + (int64_t)0x80000000;
+    return (int32_t)(v >> 32) >> q[2];
+}
+#endif
+
+/* All output pixels of a group from a pair plane (mcc_dw3_fill; g->rowb bytes per row):
+ * g->rows output rows of `ow` pixels, windows starting at p0 and stepping g->delta + 2 g->rowb
+ * bytes along a row and g->rowskip more after each row; outputs from `out`, g->ostride bytes apart.
+ * Per pixel and row of the window: taps 0 and 1 of the four channels are one SMLAD each on the
+ * pair word of the window's first column, tap 2 one SMLAD on the column two words on. */
+MCC_INLINE void mcc_dw3_plane(mcc_dw3_group *g, const int8_t *p0, int32_t ow, int8_t *out)
 {
 #if defined(MCC_DSP_ASM)
-    register int32_t x __asm__("r8");
-    register int32_t xo __asm__("r9");
-    register int32_t we __asm__("r10");
-    register int32_t wo __asm__("r11");
+    register int32_t x0 __asm__("r8");
+    register int32_t x1 __asm__("r9");
+    register int32_t x2 __asm__("r10");
+    register int32_t x3 __asm__("r11");
     int32_t a0;
     int32_t a1;
     int32_t a2;
     int32_t a3;
+    int32_t w0;
+    int32_t w1;
     int32_t t;
-    const int8_t *p;
-    const int32_t *ws = g->ws;
-    const int32_t off2 = g->off2;
-    const int8_t *pm = p0;
-    int32_t cnt = ow;
-#define MCC_ASM_DW3P_RQ(a)                                                                       \
-    "and %[wo], %[" #a "], #0x80000000\n\t"                                                      \
-    "rsbs %[t], %[wo], #0x40000000\n\t"                                                          \
-    "sbc %[wo], %[xo], #0\n\t"                                                                   \
-    "smlal %[t], %[wo], %[" #a "], %[x]\n\t"                                                     \
-    "asr %[" #a "], %[wo], %[we]\n\t"
-#define MCC_ASM_DW3P_ROW(w0, w1, w2)                                                             \
-    MCC_ASM_DW_TAP("ldr %[x], [%[p]]", w0)                                                       \
-    MCC_ASM_DW_TAP("ldr %[x], [%[p], #4]", w1)                                                   \
-    MCC_ASM_DW_TAP("ldr %[x], [%[p], #8]", w2)
+    const int8_t *p = p0;
+    g->out = (uint32_t)(uintptr_t)out;
+    g->oend = (uint32_t)(uintptr_t)(out + (size_t)ow * (size_t)g->ostride);
+#define MCC_ASM_DW3_ROW(o)                                                                       \
+    "ldm %[p], {%[x0], %[x1], %[x2], %[x3]}\n\t"                                                 \
+    "ldrd %[w0], %[w1], [%[ws], #" #o "]\n\t"                                                    \
+    "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                                                       \
+    "smlad %[a1], %[x1], %[w1], %[a1]\n\t"                                                       \
+    "ldrd %[w0], %[w1], [%[ws], #" #o "+8]\n\t"                                                  \
+    "smlad %[a2], %[x2], %[w0], %[a2]\n\t"                                                       \
+    "smlad %[a3], %[x3], %[w1], %[a3]\n\t"                                                       \
+    "ldrd %[x0], %[x1], [%[p], #32]\n\t"                                                         \
+    "ldrd %[x2], %[x3], [%[p], #40]\n\t"                                                         \
+    "ldrd %[w0], %[w1], [%[ws], #" #o "+16]\n\t"                                                 \
+    "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                                                       \
+    "smlad %[a1], %[x1], %[w1], %[a1]\n\t"                                                       \
+    "ldrd %[w0], %[w1], [%[ws], #" #o "+24]\n\t"                                                 \
+    "smlad %[a2], %[x2], %[w0], %[a2]\n\t"                                                       \
+    "smlad %[a3], %[x3], %[w1], %[a3]\n\t"
+#define MCC_ASM_DW3_RQ(a)                                                                        \
+    "ldm %[t]!, {%[x0], %[x1], %[x2]}\n\t"                                                       \
+    "add %[x1], %[x1], %[" #a "], asr #31\n\t"                                                   \
+    "smmlar %[" #a "], %[" #a "], %[x0], %[x1]\n\t"                                              \
+    "asr %[" #a "], %[" #a "], %[x2]\n\t"
     __asm__ volatile(
-        "0:\n\t"
-        "ldr %[t], %[ow]\n\t"
-        "str %[t], %[cnt]\n\t"
         "1:\n\t"
-        "ldr %[p], %[pm]\n\t"
-        "ldr %[x], %[pstep]\n\t"
-        "add %[x], %[p], %[x]\n\t"
-        "str %[x], %[pm]\n\t"
-        "ldrd %[a0], %[a1], [%[ws], #72]\n\t"
-        "ldrd %[a2], %[a3], [%[ws], #80]\n\t" MCC_ASM_DW3P_ROW(0, 8, 16)
-        "add %[p], %[p], %[rowb]\n\t" MCC_ASM_DW3P_ROW(24, 32, 40)
-        "add %[p], %[p], %[rowb]\n\t" MCC_ASM_DW3P_ROW(48, 56, 64)
-        "add %[p], %[ws], #88\n\t"
-        "ldm %[p]!, {%[x], %[xo], %[we]}\n\t" MCC_ASM_DW3P_RQ(a0)
-        "ldm %[p]!, {%[x], %[xo], %[we]}\n\t" MCC_ASM_DW3P_RQ(a1)
-        "ldm %[p]!, {%[x], %[xo], %[we]}\n\t" MCC_ASM_DW3P_RQ(a2)
-        "ldm %[p]!, {%[x], %[xo], %[we]}\n\t" MCC_ASM_DW3P_RQ(a3)
+        "ldrd %[a0], %[a1], [%[ws], #96]\n\t"
+        "ldrd %[a2], %[a3], [%[ws], #104]\n\t"
+        "ldr %[t], [%[ws], #172]\n\t" MCC_ASM_DW3_ROW(0)
+        "add %[p], %[p], %[t]\n\t" MCC_ASM_DW3_ROW(32)
+        "add %[p], %[p], %[t]\n\t" MCC_ASM_DW3_ROW(64)
+        "add %[t], %[ws], #112\n\t" MCC_ASM_DW3_RQ(a0) MCC_ASM_DW3_RQ(a1) MCC_ASM_DW3_RQ(a2)
+        MCC_ASM_DW3_RQ(a3)
         "ssat %[a0], #8, %[a0]\n\t"
         "ssat %[a1], #8, %[a1]\n\t"
         "ssat %[a2], #8, %[a2]\n\t"
@@ -130,67 +164,146 @@ MCC_INLINE void mcc_dw3_plane(const mcc_dw3_group *g, const int8_t *p0, int32_t 
         "bfi %[a0], %[a1], #8, #8\n\t"
         "bfi %[a0], %[a2], #16, #8\n\t"
         "bfi %[a0], %[a3], #24, #8\n\t"
-        "ldr %[x], [%[ws], #140]\n\t"
-        "cmp %[x], #0\n\t"
+        "ldr %[t], [%[ws], #200]\n\t"
+        "cmp %[t], #0\n\t"
         "bne 2f\n\t"
-        "ldr %[x], [%[ws], #144]\n\t"
-        "ssub8 %[wo], %[a0], %[x]\n\t"
-        "sel %[a0], %[a0], %[x]\n\t"
-        "ldr %[x], [%[ws], #148]\n\t"
-        "ssub8 %[wo], %[x], %[a0]\n\t"
-        "sel %[a0], %[a0], %[x]\n\t"
+        "ldrd %[x0], %[x1], [%[ws], #160]\n\t"
+        "ssub8 %[t], %[a0], %[x0]\n\t"
+        "sel %[a0], %[a0], %[x0]\n\t"
+        "ssub8 %[t], %[x1], %[a0]\n\t"
+        "sel %[a0], %[a0], %[x1]\n\t"
         "2:\n\t"
-        "ldr %[x], %[out]\n\t"
-        "str %[a0], [%[x]]\n\t"
-        "ldr %[wo], %[ostride]\n\t"
-        "add %[x], %[x], %[wo]\n\t"
-        "str %[x], %[out]\n\t"
-        "ldr %[wo], %[cnt]\n\t"
-        "subs %[wo], %[wo], #1\n\t"
-        "str %[wo], %[cnt]\n\t"
+        "ldrd %[x0], %[x1], [%[ws], #176]\n\t"
+        "str %[a0], [%[x0]]\n\t"
+        "add %[x0], %[x0], %[x1]\n\t"
+        "str %[x0], [%[ws], #176]\n\t"
+        "ldr %[t], [%[ws], #168]\n\t"
+        "add %[p], %[p], %[t]\n\t"
+        "ldr %[t], [%[ws], #184]\n\t"
+        "cmp %[x0], %[t]\n\t"
         "bne 1b\n\t"
-        "ldr %[p], %[pm]\n\t"
-        "ldr %[x], %[rowskip]\n\t"
-        "add %[p], %[p], %[x]\n\t"
-        "str %[p], %[pm]\n\t"
-        "ldr %[wo], %[rows]\n\t"
-        "subs %[wo], %[wo], #1\n\t"
-        "str %[wo], %[rows]\n\t"
-        "bne 0b"
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "=&r"(p),
-          [t] "=&r"(t), [x] "=&r"(x), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo),
-          [out] "+m"(out), [pm] "+m"(pm), [cnt] "+m"(cnt), [rows] "+m"(rows)
-        : [ws] "r"(ws), [off2] "r"(off2), [rowb] "r"(rowb), [pstep] "m"(pstep),
-          [rowskip] "m"(rowskip), [ow] "m"(ow), [ostride] "m"(ostride)
+        "ldr %[t], [%[ws], #192]\n\t"
+        "add %[p], %[p], %[t]\n\t"
+        "ldr %[x1], [%[ws], #188]\n\t"
+        "ldr %[t], [%[ws], #184]\n\t"
+        "add %[t], %[t], %[x1]\n\t"
+        "str %[t], [%[ws], #184]\n\t"
+        "ldr %[t], [%[ws], #196]\n\t"
+        "subs %[t], %[t], #1\n\t"
+        "str %[t], [%[ws], #196]\n\t"
+        "bne 1b"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "+&r"(p),
+          [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
+          [w0] "=&r"(w0), [w1] "=&r"(w1)
+        : [ws] "r"(g)
         : "cc", "memory");
-#undef MCC_ASM_DW3P_RQ
-#undef MCC_ASM_DW3P_ROW
+#undef MCC_ASM_DW3_ROW
+#undef MCC_ASM_DW3_RQ
 #else
     int32_t r;
-    for (r = 0; r < rows; ++r, p0 += rowskip) {
+    for (r = g->rows; r > 0; --r, p0 += g->rowskip) {
         int32_t i;
-        for (i = 0; i < ow; ++i, p0 += pstep, out += ostride) {
+        for (i = 0; i < ow; ++i, p0 += g->delta + 2 * g->rowb, out += g->ostride) {
             int32_t acc[4];
-            mcc_out_stage os;
             int32_t fy;
-            acc[0] = g->bias[0];
-            acc[1] = g->bias[1];
-            acc[2] = g->bias[2];
-            acc[3] = g->bias[3];
-            for (fy = 0; fy < 3; ++fy) {
-                const int8_t *q = p0 + fy * rowb;
-                mcc_dw_tap(acc, mcc_read_s32(q), g->off2, g->ws + 6 * fy);
-                mcc_dw_tap(acc, mcc_read_s32(q + 4), g->off2, g->ws + 6 * fy + 2);
-                mcc_dw_tap(acc, mcc_read_s32(q + 8), g->off2, g->ws + 6 * fy + 4);
+            int32_t c;
+            uint32_t w = 0;
+            for (c = 0; c < 4; ++c) {
+                acc[c] = g->bias[c];
             }
-            os.full = g->full;
-            os.min4 = g->min4;
-            os.max4 = g->max4;
-            mcc_store4_s8(out, &os,
-                          mcc_rq_fast(acc[0], g->q[0][0], 0x40000000u, g->q[0][1], g->q[0][2]),
-                          mcc_rq_fast(acc[1], g->q[1][0], 0x40000000u, g->q[1][1], g->q[1][2]),
-                          mcc_rq_fast(acc[2], g->q[2][0], 0x40000000u, g->q[2][1], g->q[2][2]),
-                          mcc_rq_fast(acc[3], g->q[3][0], 0x40000000u, g->q[3][1], g->q[3][2]));
+            for (fy = 0; fy < 3; ++fy) {
+                const int8_t *q = p0 + fy * g->rowb;
+                for (c = 0; c < 4; ++c) {
+                    acc[c] = mcc_smlad(mcc_read_s32(q + 4 * c), g->ws[8 * fy + c], acc[c]);
+                    acc[c] = mcc_smlad(mcc_read_s32(q + 32 + 4 * c), g->ws[8 * fy + 4 + c], acc[c]);
+                }
+            }
+            for (c = 0; c < 4; ++c) {
+                w |= ((uint32_t)mcc_ssat8(mcc_dw3_rq(acc[c], g->q[c])) & 0xFFu) << (8 * c);
+            }
+            mcc_write_s32(out, mcc_min8x4(mcc_max8x4(mcc_wrap_s32(w), g->min4), g->max4));
+        }
+    }
+#endif
+}
+
+/* `rows` rows of the pair plane, each of `cols` + 1 columns of four words starting at d (rows
+ * dstep words apart), from `cols` input words of four channels (ch bytes apart; rows srcstep bytes
+ * apart from the first word of the previous row) starting at src: column j holds, per channel c of
+ * the group, (x[j][c] + input_offset, x[j + 1][c] + input_offset) as two int16, with x = 0 (the
+ * padding) before the first and after the last input column. */
+static inline void mcc_dw3_fill(int32_t *d, int32_t dstep, const int8_t *src, int32_t srcstep,
+                                int32_t ch, int32_t off2, int32_t cols, int32_t rows)
+{
+#if defined(MCC_DSP_ASM)
+    int32_t e;
+    int32_t o;
+    int32_t en;
+    int32_t on;
+    int32_t t0;
+    int32_t t1;
+    int32_t n;
+    const int32_t dskip = 4 * dstep - 16 * (cols + 1);
+    const int32_t sskip = srcstep - cols * ch;
+#define MCC_ASM_DW3_COL(e, o, en, on)                                                            \
+    "ldr %[t0], [%[src]]\n\t"                                                                    \
+    "add %[src], %[src], %[ch]\n\t"                                                              \
+    "sxtab16 %[" #en "], %[off2], %[t0]\n\t"                                                     \
+    "sxtab16 %[" #on "], %[off2], %[t0], ror #8\n\t"                                             \
+    "pkhbt %[t0], %[" #e "], %[" #en "], lsl #16\n\t"                                            \
+    "pkhbt %[t1], %[" #o "], %[" #on "], lsl #16\n\t"                                            \
+    "strd %[t0], %[t1], [%[d]], #8\n\t"                                                          \
+    "pkhtb %[t0], %[" #en "], %[" #e "], asr #16\n\t"                                            \
+    "pkhtb %[t1], %[" #on "], %[" #o "], asr #16\n\t"                                            \
+    "strd %[t0], %[t1], [%[d]], #8\n\t"
+    __asm__ volatile(
+        "0:\n\t"
+        "movs %[e], #0\n\t"
+        "movs %[o], #0\n\t"
+        "ldr %[n], %[cols]\n\t"
+        "1:\n\t" MCC_ASM_DW3_COL(e, o, en, on)
+        "subs %[n], %[n], #1\n\t"
+        "beq 2f\n\t" MCC_ASM_DW3_COL(en, on, e, o)
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "mov %[en], %[e]\n\t"
+        "mov %[on], %[o]\n\t"
+        "2:\n\t"
+        "uxth %[t0], %[en]\n\t"
+        "uxth %[t1], %[on]\n\t"
+        "strd %[t0], %[t1], [%[d]], #8\n\t"
+        "lsrs %[t0], %[en], #16\n\t"
+        "lsrs %[t1], %[on], #16\n\t"
+        "strd %[t0], %[t1], [%[d]], #8\n\t"
+        "ldr %[t0], %[sskip]\n\t"
+        "add %[src], %[src], %[t0]\n\t"
+        "ldr %[t0], %[dskip]\n\t"
+        "add %[d], %[d], %[t0]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 0b"
+        : [e] "=&r"(e), [o] "=&r"(o), [en] "=&r"(en), [on] "=&r"(on), [t0] "=&r"(t0),
+          [t1] "=&r"(t1), [n] "=&r"(n), [src] "+&r"(src), [d] "+&r"(d), [rows] "+&r"(rows)
+        : [ch] "r"(ch), [off2] "r"(off2), [cols] "m"(cols), [sskip] "m"(sskip),
+          [dskip] "m"(dskip)
+        : "cc", "memory");
+#undef MCC_ASM_DW3_COL
+#else
+    for (; rows > 0; --rows, d += dstep, src += srcstep) {
+        const int8_t *x = src;
+        int32_t e = 0; /* column j: channels 0 and 2, offset added */
+        int32_t o = 0; /* channels 1 and 3 */
+        int32_t *q = d;
+        int32_t j;
+        for (j = 0; j <= cols; ++j, q += 4, x += ch) {
+            const int32_t v = j < cols ? mcc_read_s32(x) : 0;
+            const int32_t en = j < cols ? mcc_sxtab16(off2, v) : 0;
+            const int32_t on = j < cols ? mcc_sxtab16_ror8(off2, v) : 0;
+            q[0] = mcc_pkhbt(e, en);
+            q[1] = mcc_pkhbt(o, on);
+            q[2] = mcc_pkhtb(en, e);
+            q[3] = mcc_pkhtb(on, o);
+            e = en;
+            o = on;
         }
     }
 #endif
@@ -319,160 +432,128 @@ static inline void mcc_dw_dsp(const mcc_depthwise_conv_params *p, const int8_t *
     }
 }
 
-/* Words per row of the 3x3 kernel's padded strip or plane: input columns -pad_w ..
- * (output_w - 1) * stride_w - pad_w + 2. */
+/* Columns the 3x3 kernel reads per plane row: input columns -pad_w ..
+ * (output_w - 1) * stride_w - pad_w + 2. Plane rows hold one more (written, never read). */
 static inline int32_t mcc_dw3_strip_width(const mcc_depthwise_conv_params *p)
 {
     return (p->output_w - 1) * p->stride_w + 3;
 }
 
-/* Rows of the padded plane (all the input rows the output reads, padding included), or 0 when the
- * plane would exceed MCC_DW3_PLANE_MAX bytes (three strip rows are then reused round-robin). */
+/* Rows of the pair plane (all the input rows the output reads, padding included; 16 bytes per
+ * column, strip_width + 1 columns), or 0 when the plane would exceed MCC_DW3_PLANE_MAX bytes
+ * (three strip rows are then refilled per output row). */
 #define MCC_DW3_PLANE_MAX 8192
 static inline int32_t mcc_dw3_plane_rows(const mcc_depthwise_conv_params *p)
 {
     const int32_t rows = (p->output_h - 1) * p->stride_h + 3;
-    return (int64_t)rows * mcc_dw3_strip_width(p) * 4 <= MCC_DW3_PLANE_MAX ? rows : 0;
+    return (int64_t)rows * (mcc_dw3_strip_width(p) + 1) * 16 <= MCC_DW3_PLANE_MAX ? rows : 0;
 }
 
-/* Scratch bytes of the 3x3 kernel's DSP path. */
+/* Scratch bytes of the 3x3 kernel's DSP path: the group state, one leading column, the plane. */
 static inline int32_t mcc_dw3_scratch_bytes(const mcc_depthwise_conv_params *p)
 {
     const int32_t rows = mcc_dw3_plane_rows(p);
-    return MCC_DW3_SCRATCH_BYTES + 4 * mcc_dw3_strip_width(p) * (rows > 0 ? rows : 3);
+    return MCC_DW3_SCRATCH_BYTES + 16 + 16 * (mcc_dw3_strip_width(p) + 1) * (rows > 0 ? rows : 3);
 }
 
 /*
  * The 3x3 kernel (filter 3x3, depth_multiplier 1, dilation 1; any stride and padding), DSP path.
- * The input of a channel group is read through a padded copy, four channels per word, with the
- * input zero point (x + input_offset = 0) in the padding. Groups outside the fast requantization
- * range and the input_c % 4 last channels take mcc_dw_channel.
- * When the whole padded input of a group fits MCC_DW3_PLANE_MAX bytes, it is copied into a plane
- * once per group and every output pixel of the group runs in one call (mcc_dw3_plane): no per-row
- * overhead, which dominates narrow layers (DS-CNN: 25 x 5). Otherwise the three input rows of each
- * output row are copied into a 3-row strip and the row runs in one call.
- * Scratch: MCC_DW3_SCRATCH_BYTES (group state), then mcc_dw3_strip_width() words per plane row
- * (mcc_dw3_plane_rows(), or 3 strip rows): mcc_dw3_scratch_bytes().
+ * Per group of four channels, the input is read through a pair plane (mcc_dw3_fill: the input
+ * offset added, two horizontally adjacent columns per word, zero in the padding), so that
+ * mcc_dw3_plane needs no sign extension and does two taps per SMLAD. When the group's whole plane
+ * fits MCC_DW3_PLANE_MAX bytes it is filled once per group and image and every output pixel runs
+ * in one call; else three strip rows are filled per output row. Groups outside the SMMLAR
+ * requantization range (mcc_dw3_rq_prep) and the input_c % 4 last channels take mcc_dw_channel.
+ * Only plane columns pad_w - 1 .. pad_w + input_w - 1 of the input rows are ever written after
+ * the plane is zeroed (column -1 is the previous row's extra column, or the leading column).
+ * Scratch: mcc_dw3_scratch_bytes().
  */
 static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t *input,
                                const int8_t *filter, const int32_t *bias, int8_t *output,
                                mcc_dw3_group *g)
 {
     const int32_t ch = p->input_c;
-    const int32_t row_stride = p->input_w * ch;
-    const int32_t sw = mcc_dw3_strip_width(p);
-    const int32_t x0 = -p->pad_w; /* input column of strip word 0 */
-    /* strip words [j0, j1) hold input columns 0 .. input_w - 1 */
-    const int32_t j0 = x0 < 0 ? -x0 : 0;
-    const int32_t j1 = p->input_w - x0 < sw ? p->input_w - x0 : sw;
-    const int32_t zp4 = mcc_wrap_s32(((uint32_t)(-p->input_offset) & 0xFFu) * 0x01010101u);
-    int32_t *strip = (int32_t *)(void *)((int8_t *)(void *)g + MCC_DW3_SCRATCH_BYTES);
+    const int32_t sw = mcc_dw3_strip_width(p) + 1; /* columns per plane row */
+    /* input columns 0 .. cols - 1 go to plane columns pad_w .. pad_w + cols - 1 */
+    const int32_t cols = p->input_w < sw - 1 - p->pad_w ? p->input_w : sw - 1 - p->pad_w;
+    const int32_t off2 = mcc_pack16(p->input_offset, p->input_offset);
+    const size_t image = (size_t)p->input_h * (size_t)p->input_w * (size_t)ch;
+    const size_t oimage = (size_t)p->output_h * (size_t)p->output_w * (size_t)ch;
+    int32_t *plane = (int32_t *)(void *)((int8_t *)(void *)g + MCC_DW3_SCRATCH_BYTES + 16);
     const int32_t plane_rows = mcc_dw3_plane_rows(p);
-    int32_t border_done = 0;
+    const int32_t nrows = plane_rows > 0 ? plane_rows : 3;
+    /* plane rows [r0, r1) hold input rows r0 - pad_h .. */
+    const int32_t r0 = p->pad_h;
+    const int32_t r1 = p->input_h + p->pad_h < plane_rows ? p->input_h + p->pad_h : plane_rows;
+    int32_t *d0 = plane + 4 * (p->pad_w - 1); /* plane column pad_w - 1 of row 0 */
     mcc_out_stage os;
     int32_t c0;
+    int32_t i;
 
+    for (i = 0; i < 4 * sw * nrows; ++i) {
+        plane[i] = 0;
+    }
     mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
+    g->min4 = os.min4;
+    g->max4 = os.max4;
+    g->full = os.full;
+    g->rowb = 16 * sw;
+    g->delta = 16 * p->stride_w - 2 * g->rowb;
+    g->ostride = ch;
+    g->owb = ch * p->output_w;
+    g->rowskip = p->stride_h * g->rowb - 16 * p->stride_w * p->output_w;
     for (c0 = 0; c0 + 4 <= ch; c0 += 4) {
-        int32_t i;
         int32_t n;
-        int8_t *out = output + c0;
         int32_t ok = 1;
         for (i = 0; i < 4; ++i) {
-            ok &= mcc_dw3_rq_ok(p->multiplier[c0 + i], p->shift[c0 + i]);
+            const int32_t b = bias != NULL ? bias[c0 + i] : 0;
+            ok &= mcc_dw3_rq_prep(p->multiplier[c0 + i], p->shift[c0 + i], p->output_offset, b,
+                                  g->q[i]);
+            g->bias[i] = mcc_wrap_s32(2u * (uint32_t)b);
         }
-        if (!ok) {
+        if (!ok || cols < 1) {
             for (i = 0; i < 4; ++i) {
                 mcc_dw_channel(p, input, filter, bias, output, c0 + i, &os);
             }
             continue;
         }
-        for (i = 0; i < 9; ++i) {
-            const int32_t w = mcc_read_s32(filter + (size_t)i * (size_t)ch + (size_t)c0);
-            g->ws[2 * i] = mcc_sxtb16(w);
-            g->ws[2 * i + 1] = mcc_sxtb16_ror8(w);
-        }
-        for (i = 0; i < 4; ++i) {
-            mcc_rq q;
-            mcc_rq_init(&q, p->multiplier[c0 + i], p->shift[c0 + i], p->output_offset);
-            g->bias[i] = bias != NULL ? bias[c0 + i] : 0;
-            g->q[i][0] = q.multiplier;
-            g->q[i][1] = q.bias_hi;
-            g->q[i][2] = q.rshift;
-        }
-        g->off2 = mcc_pack16(p->input_offset, p->input_offset);
-        g->full = os.full;
-        g->min4 = os.min4;
-        g->max4 = os.max4;
-        if (plane_rows > 0) {
-            /* the whole padded input of the group in the plane: the zero point border is the same
-             * for every group and image (written once), the inside is copied per group and image */
-            for (n = 0; n < p->input_n; ++n) {
-                const int8_t *in_n =
-                    input + (size_t)n * (size_t)p->input_h * (size_t)row_stride + c0;
-                int32_t r;
-                for (r = 0; r < plane_rows; ++r) {
-                    const int32_t iy = r - p->pad_h;
-                    int32_t *d = strip + r * sw;
-                    int32_t j;
-                    if ((uint32_t)iy >= (uint32_t)p->input_h) {
-                        if (!border_done) {
-                            for (j = 0; j < sw; ++j) {
-                                d[j] = zp4;
-                            }
-                        }
-                        continue;
-                    }
-                    if (!border_done) {
-                        for (j = 0; j < j0; ++j) {
-                            d[j] = zp4;
-                        }
-                        for (j = j1; j < sw; ++j) {
-                            d[j] = zp4;
-                        }
-                    }
-                    {
-                        const int8_t *src = in_n + (size_t)iy * (size_t)row_stride +
-                                            (size_t)(x0 + j0) * (size_t)ch;
-                        for (j = j0; j < j1; ++j, src += ch) {
-                            d[j] = mcc_read_s32(src);
-                        }
-                    }
-                }
-                border_done = 1;
-                mcc_dw3_plane(g, (const int8_t *)(const void *)strip, 4 * sw, 4 * p->stride_w,
-                              4 * (p->stride_h * sw - p->output_w * p->stride_w), p->output_w,
-                              p->output_h, out, ch);
-                out += (size_t)p->output_h * (size_t)p->output_w * (size_t)ch;
+        for (i = 0; i < 3; ++i) {
+            int32_t c;
+            for (c = 0; c < 4; ++c) {
+                const int8_t *w = filter + (size_t)(3 * i) * (size_t)ch + (size_t)(c0 + c);
+                g->ws[8 * i + c] = mcc_pack16(2 * w[0], 2 * w[ch]);
+                g->ws[8 * i + 4 + c] = mcc_pack16(2 * w[2 * ch], 0);
             }
-            continue;
         }
         for (n = 0; n < p->input_n; ++n) {
-            const int8_t *in_n = input + (size_t)n * (size_t)p->input_h * (size_t)row_stride + c0;
+            const int8_t *in_c = input + (size_t)n * image + (size_t)c0;
+            int8_t *out = output + (size_t)n * oimage + (size_t)c0;
             int32_t oy;
+            if (plane_rows > 0) {
+                if (r1 > r0) {
+                    mcc_dw3_fill(d0 + 4 * sw * r0, 4 * sw, in_c, p->input_w * ch, ch, off2, cols,
+                                 r1 - r0);
+                }
+                g->rows = p->output_h;
+                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out);
+                continue;
+            }
             for (oy = 0; oy < p->output_h; ++oy, out += (size_t)p->output_w * (size_t)ch) {
-                const int32_t iy0 = oy * p->stride_h - p->pad_h;
                 int32_t r;
                 for (r = 0; r < 3; ++r) { /* the three input rows of this output row */
-                    const int32_t iy = iy0 + r;
-                    int32_t *d = strip + r * sw;
-                    int32_t j = 0;
+                    const int32_t iy = oy * p->stride_h - p->pad_h + r;
+                    int32_t *d = d0 + 4 * sw * r;
                     if ((uint32_t)iy < (uint32_t)p->input_h) {
-                        const int8_t *src = in_n + (size_t)iy * (size_t)row_stride +
-                                            (size_t)(x0 + j0) * (size_t)ch;
-                        for (; j < j0; ++j) {
-                            d[j] = zp4;
+                        mcc_dw3_fill(d, 4 * sw, in_c + (size_t)iy * (size_t)p->input_w * (size_t)ch,
+                                     0, ch, off2, cols, 1);
+                    } else {
+                        for (i = 0; i < 4 * (cols + 1); ++i) {
+                            d[i] = 0;
                         }
-                        for (; j < j1; ++j, src += ch) {
-                            d[j] = mcc_read_s32(src);
-                        }
-                    }
-                    for (; j < sw; ++j) {
-                        d[j] = zp4;
                     }
                 }
-                mcc_dw3_plane(g, (const int8_t *)(const void *)strip, 4 * sw, 4 * p->stride_w, 0,
-                              p->output_w, 1, out, ch);
+                g->rows = 1;
+                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out);
             }
         }
     }

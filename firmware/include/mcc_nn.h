@@ -249,6 +249,15 @@ mcc_status mcc_requantize_s8(const mcc_requantize_params *p, const int8_t *input
 mcc_status mcc_dequantize_s8_f32(const mcc_dequantize_params *p, const int8_t *input,
                                  float *output);
 
+/* Unstructured-sparse weights (the byte stream of mcc/lower/sparse.py as `filter`, the folded bias
+ * as `bias`); no scratch. */
+mcc_status mcc_fully_connected_sparse_s8(const mcc_fully_connected_params *p, const int8_t *input,
+                                         const int8_t *filter, const int32_t *bias, int8_t *output,
+                                         int8_t *scratch);
+mcc_status mcc_conv_1x1_sparse_s8(const mcc_conv_params *p, const int8_t *input,
+                                  const int8_t *filter, const int32_t *bias, int8_t *output,
+                                  int8_t *scratch);
+
 /* Packed sub-byte weights (mcc/lower/packing.py): each output channel's row (conv OHWI row, fully
  * connected row, depthwise channel's H*W taps) packed low bits first into ceil(K * b / 8) bytes,
  * rows back to back in channel order; weight_bits[c] in {8, 4, 2} is channel c's width. */

@@ -5,12 +5,15 @@
  *  - portable C (on a DSP core too when scratch is NULL): per output pixel and channel, the 3x3
  *    window with the taps in the padding skipped;
  *  - DSP (__ARM_FEATURE_DSP or MCC_EMULATE_DSP): mcc_dw3_dsp() of mcc_dsp_depthwise.h: per group
- *    of four channels and output pixel, the nine taps unrolled (SXTAB16 + SMLABB / SMLATT), one
- *    SMLAL per requantization, one 32-bit store; the input is read through a padded copy (the
- *    input zero point in the padding): the whole plane of a channel group when it fits 8 KiB, else
- *    three rows at a time. Scratch (4-byte aligned): 152 bytes (one group's weights, biases and
- *    requantization constants) + 4 * W * R bytes, W = (output_w - 1) * stride_w + 3 and
- *    R = (output_h - 1) * stride_h + 3 if 4 * W * R <= 8192, else R = 3.
+ *    of four channels, the input is copied into a "pair plane" (input offset added; per channel,
+ *    two horizontally adjacent columns as two int16 in one word; zero in the padding), so that
+ *    per output pixel and window row, taps 0+1 and tap 2 of the four channels are four SMLAD
+ *    each; the accumulators are doubled (doubled weights and bias) so that the exact
+ *    requantization is one SMMLAR per channel; one 32-bit store per pixel and group. The whole
+ *    plane of a group is filled once when it fits 8 KiB, else three rows per output row.
+ *    Scratch (4-byte aligned): 204 bytes (one group's weights, biases, requantization and loop
+ *    state) + 16 + 16 * W * R bytes, W = (output_w - 1) * stride_w + 4 and
+ *    R = (output_h - 1) * stride_h + 3 if 16 * W * R <= 8192, else R = 3.
  *
  * Chosen at compile time (mcc/codegen/select.py); returns MCC_ERR_ARG for other shapes.
  */

@@ -76,3 +76,17 @@ def select_kernel(op_kind: str, record, has_dsp: bool) -> tuple[str, bool]:
     else:
         raise ValueError(f"no kernel for operator {op_kind} (record {type(record).__name__})")
     return fn, scratch_for(fn, record, has_dsp) > 0
+
+
+def select_sparse(op_kind: str, record, weights, has_dsp: bool) -> str | None:
+    """The unstructured-sparse kernel for a FULLY_CONNECTED or 1x1 CONV_2D layer (``weights``: its
+    int8 weight tensor) when ``mcc.lower.sparse.choose`` finds it smaller in flash or cheaper in
+    executed instructions than the dense kernel, else None (the dense kernel of select_kernel)."""
+    from ..lower import sparse
+    if isinstance(record, P.ConvParams):
+        if not _is_conv_1x1(record):
+            return None
+    elif not (isinstance(record, P.FullyConnectedParams) and record.filter_offset == 0):
+        return None
+    choice = sparse.choose(op_kind, record, weights, has_dsp)
+    return sparse.sparse_function(op_kind) if choice.use_sparse else None

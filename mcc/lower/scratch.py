@@ -28,7 +28,7 @@ from typing import Callable
 from . import params as P
 
 RQ_ENTRY_BYTES = 20        # mcc_rq_entry (mcc_dsp_gemm.h)
-DW3_GROUP_BYTES = 152      # mcc_dw3_group (mcc_dsp_depthwise.h)
+DW3_GROUP_BYTES = 204      # mcc_dw3_group (mcc_dsp_depthwise.h)
 DW3_PLANE_MAX = 8192       # MCC_DW3_PLANE_MAX
 CONV_WPAD_MAX = 4096       # MCC_CONV_WPAD_MAX
 
@@ -59,9 +59,9 @@ def depthwise_conv_3x3_s8(p: P.DepthwiseConvParams, has_dsp: bool) -> int:
         return 0
     width = (p.output_w - 1) * p.stride_w + 3
     rows = (p.output_h - 1) * p.stride_h + 3
-    if 4 * width * rows > DW3_PLANE_MAX:
+    if 16 * (width + 1) * rows > DW3_PLANE_MAX:
         rows = 3
-    return DW3_GROUP_BYTES + 4 * width * rows
+    return DW3_GROUP_BYTES + 16 + 16 * (width + 1) * rows
 
 
 def fully_connected_s8(p: P.FullyConnectedParams, has_dsp: bool) -> int:
