@@ -121,6 +121,9 @@ def test_dscnn_16x8_bit_exact_with_tflm_end_to_end(tmp_path):
     r = api.compile(DSCNN16, tmp_path / "out", CompileOptions())
     y = api.run(r.outdir, x)
     assert np.array_equal(y, want.reshape(y.shape))
+    from mcc.sim import host  # ASan + UBSan build (-fno-sanitize-recover): same outputs
+    y_t = r.graph.tensors[r.graph.outputs[0]]
+    assert np.array_equal(host.run(r.outdir, x[:4], y_t.shape, y_t.dtype, variant="sanitize"), y[:4])
     labels = (ROOT / "examples/mlperf_tiny/kws/labels.txt").read_text().split()
     assert labels[int(y[-1].argmax())] == "on"
 
@@ -315,3 +318,34 @@ def test_cli_validate_16x8_tflite():
     r = CliRunner().invoke(main, ["validate", str(DSCNN16), "-n", "5"])
     assert r.exit_code == 0, r.output
     assert "5/5 outputs bit-exact with TFLM" in r.output
+
+
+@pytest.mark.parametrize("bits_in,bits_out", [(16, 16), (16, 8), (8, 16)])
+def test_c_requantize_s16_between_widths_matches_reference(bits_in, bits_out):
+    """mcc_requantize_s16 (QUANTIZE between int8 and int16) == kernels16.requantize_s16."""
+    from mcc.reference.fixed_point import quantize_multiplier
+    from mcc.reference.kernels16 import requantize_s16
+
+    rng = np.random.default_rng(bits_in + 2 * bits_out)
+    lib = ck.lib()
+    fn = lib.mcc_requantize_s16
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.POINTER(ck.c_struct(P.RequantizeS16Params)), ctypes.c_void_p, ctypes.c_void_p]
+    din, dout = (np.int16 if bits_in == 16 else np.int8), (np.int16 if bits_out == 16 else np.int8)
+    for real in (0.003, 0.7, 1.0, 3.5, 250.0):
+        m, s = quantize_multiplier(real)
+        info_in, info_out = np.iinfo(din), np.iinfo(dout)
+        x = rng.integers(info_in.min, info_in.max + 1, 500).astype(din)
+        zp_in = 0 if bits_in == 16 else int(rng.integers(-20, 20))
+        zp_out = 0 if bits_out == 16 else int(rng.integers(-20, 20))
+        p = P.RequantizeS16Params(x.size, bits_in, bits_out, -zp_in, zp_out, m, s,
+                                  int(info_out.min), int(info_out.max))
+        want = requantize_s16(p, x)
+        out = np.zeros(x.size, dout)
+        keep: list = []
+        assert fn(ctypes.byref(ck.to_c(p, keep)), x.ctypes.data, out.ctypes.data) == 0
+        assert np.array_equal(out, want) and want.dtype == dout
+        # the real-valued rescale within one output step, away from saturation
+        exact = (x.astype(np.float64) - zp_in) * real + zp_out
+        inside = (exact > info_out.min + 1) & (exact < info_out.max - 1)
+        assert np.all(np.abs(want[inside] - exact[inside]) <= 1.0)
