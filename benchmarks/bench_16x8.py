@@ -1,6 +1,6 @@
 """16x8 benchmark: int16 activations with int8 weights against int8, on the Fashion-MNIST CNN.
 
-    .venv/bin/python benchmarks/bench_16x8.py [--n-test 10000] [--n-calib 500] [--n-latency 2000]
+    .venv/bin/python benchmarks/bench_16x8.py [--n-test 10000] [--n-calib 500] [--n-latency 2000] [--qemu]
 
 Rows, all calibrated on the same first N training images:
   float            the Keras model in mcc's float interpreter;
@@ -90,11 +90,34 @@ def latency_us(outdir: Path, x: np.ndarray, out_shape, out_dtype) -> float:
     return 1e6 * (times[n] - times[n // 10]) / (n - n // 10)
 
 
+def qemu_table(model_path: Path, tmp: Path, x: np.ndarray):
+    """Instructions per inference on Cortex-M4 (QEMU, exact counts): int8 with and without the DSP
+    kernels, 16x8 (portable kernels only)."""
+    calib = str(tmp / "calib.npy")
+    rows = []
+    for label, bits, dsp in (("mcc int8, DSP kernels", 8, True), ("mcc int8, portable kernels", 8, False),
+                             ("mcc 16x8, portable kernels", 16, False)):
+        opts = CompileOptions(target="mps2-an386", calib=calib, activation_bits=bits, dsp=dsp,
+                              progress=False)
+        r = api.compile(model_path, tmp / f"m4_{bits}_{dsp}", opts)
+        _, prof = api.run(r.outdir, x, profile=True)
+        rows.append((label, prof.instructions[0], r.plan.arena_bytes))
+    base = rows[1][1]
+    t = Table(title="Cortex-M4 (mps2-an386 under QEMU): instructions per inference")
+    for c in ("build", "instructions", "vs int8 portable", "arena B"):
+        t.add_column(c, justify="left" if c == "build" else "right")
+    for label, n, arena in rows:
+        t.add_row(label, f"{n:,}", f"{n / base:.2f}", f"{arena:,}")
+    console.print(t)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-test", type=int, default=10000)
     ap.add_argument("--n-calib", type=int, default=500)
     ap.add_argument("--n-latency", type=int, default=2000)
+    ap.add_argument("--qemu", action="store_true",
+                    help="also count Cortex-M4 instructions per inference under QEMU (mps2-an386)")
     args = ap.parse_args()
     xt, yt = fashion("t10k")
     xt, yt = xt[:args.n_test], yt[:args.n_test]
@@ -135,6 +158,8 @@ def main() -> int:
                             out.shape, out.dtype)
             rows.append((f"{label} (host C)", float(np.mean(y.argmax(1) == yt)),
                          float(np.mean(y.argmax(1) == p_float)), r.plan.arena_bytes, r.weight_bytes, us))
+        if args.qemu:
+            qemu_table(model_path, tmp, xt[:1])
     base = next(r for r in rows if r[0].startswith("mcc int8"))
     t = Table(title="16x8 vs int8 on Fashion-MNIST (same calibration images for every quantizer)")
     for c in ("model", "top-1 %", "vs float pp", "same top-1 as float %", "arena B", "arena / int8",

@@ -68,7 +68,7 @@ def _reference_vs_tflm(path: Path, x: np.ndarray):
             if not np.array_equal(arr.reshape(want.shape), want):
                 mismatches[name] = mismatches.get(name, 0) + 1
     assert not mismatches, mismatches
-    return g, ref.outputs
+    return g, ref
 
 
 def test_16x8_models_load_with_int16_activations_int8_weights_int64_biases():
@@ -79,17 +79,73 @@ def test_16x8_models_load_with_int16_activations_int8_weights_int64_biases():
     assert type(lower_op(g, g.ops[0])) is P.ConvS16Params
 
 
+def _run_c_op(g: Graph, op, args: list) -> np.ndarray:
+    """Run the C kernel that codegen picks for ``op`` (from the shared kernel library) on the
+    input arrays ``args`` (None for an absent bias)."""
+    from mcc.codegen import calls
+    from mcc.codegen.calls import kernel_for
+
+    rec = lower_op(g, op)
+    spec = kernel_for(op, rec)
+    out_t = g.tensors[op.outputs[0]]
+    out = np.zeros(out_t.shape, out_t.dtype)
+    arrays = [None if a is None else np.ascontiguousarray(a) for a in args]
+    keep: list = []
+    st = ck.to_c(rec, keep)
+    fn = getattr(ck.lib(), spec.function)
+    fn.restype = ctypes.c_int
+    ptr = [None if a is None else ctypes.c_void_p(a.ctypes.data) for a in arrays]
+    dst = ctypes.c_void_p(out.ctypes.data)
+    if spec.args is calls._weighted:
+        status = fn(ctypes.byref(st), ptr[0], ptr[1], ptr[2] if len(ptr) > 2 else None, dst, None)
+    elif spec.args is calls._binary:
+        status = fn(ctypes.byref(st), ptr[0], ptr[1], dst)
+    elif spec.args is calls._concat:
+        table = (ctypes.c_void_p * len(ptr))(*[q.value for q in ptr])
+        status = fn(ctypes.byref(st), table, ctypes.c_int32(len(ptr)), dst)
+    else:
+        status = fn(ctypes.byref(st), ptr[0], dst)
+    assert status == 0, f"{spec.function} returned {status}"
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _models(), ids=lambda p: p.stem)
-def test_op_reference_and_host_c_bit_exact_with_tflm(path, tmp_path):
+def test_op_reference_and_c_kernels_bit_exact_with_tflm(path):
+    """The numpy reference on every tensor, and each op's C kernel fed with TFLM's own inputs,
+    against TFLM, on 24 random inputs."""
     g = load_tflite(path)
     x = _inputs(g, 24, seed=len(path.stem))
-    g, want = _reference_vs_tflm(path, x)
-    assert len(np.unique(want)) > 8, "outputs are degenerate: the comparison would prove little"
+    g, tflm = _reference_vs_tflm(path, x)
+    assert len(np.unique(tflm.outputs)) > 8, "outputs are degenerate: the comparison would prove little"
+    index = g.meta["tflite_index"]
+    ref = tflm.intermediates
+    bad: dict[str, int] = {}
+    for s in range(len(x)):
+        for op in g.ops:
+            if op.kind == "RESHAPE":
+                continue
+            args = [None if n is None else g.tensors[n].data if g.tensors[n].is_const
+                    else ref[index[n]][s].reshape(g.tensors[n].shape) for n in op.inputs]
+            got = _run_c_op(g, op, args)
+            if not np.array_equal(got, ref[index[op.outputs[0]]][s].reshape(got.shape)):
+                bad[op.kind] = bad.get(op.kind, 0) + 1
+    assert not bad, bad
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["pad", "concat_branches", "float_io_conv", "fc_per_tensor",
+                                  "mul_const", "add_const_broadcast"])
+def test_op_models_compiled_host_c_bit_exact_with_tflm(name, tmp_path):
+    """Generated C (codegen, arena, int64 bias arrays, s16 structs) for the kinds the DS-CNN and
+    Keras tests below do not compile."""
+    path = OPS16 / f"{name}.tflite"
+    g = load_tflite(path)
+    x = _inputs(g, 20, seed=3)
+    want = run_tflm(path, x).outputs
     r = api.compile(path, tmp_path / "out", CompileOptions())
     y = api.run(r.outdir, x)
-    bad = [i for i in range(len(x)) if not np.array_equal(y[i], want[i].reshape(y[i].shape))]
-    assert bad == [], f"{len(bad)} of {len(x)} C outputs differ from TFLM"
+    assert np.array_equal(y, want.reshape(y.shape))
 
 
 def test_every_16x8_kernel_is_covered():
@@ -117,10 +173,13 @@ def test_dscnn_16x8_bit_exact_with_tflm_end_to_end(tmp_path):
             - q8.zp) * q8.s
     real16 = np.clip(np.rint(real / xq.s), -32768, 32767).astype(np.int16).reshape((1,) + g.tensors[g.inputs[0]].shape)
     x = np.concatenate([_inputs(g, 30, seed=7), real16])
-    _, want = _reference_vs_tflm(DSCNN16, x)
+    want = _reference_vs_tflm(DSCNN16, x)[1].outputs
     r = api.compile(DSCNN16, tmp_path / "out", CompileOptions())
     y = api.run(r.outdir, x)
     assert np.array_equal(y, want.reshape(y.shape))
+    from mcc.sim import host  # ASan + UBSan build (-fno-sanitize-recover): same outputs
+    y_t = r.graph.tensors[r.graph.outputs[0]]
+    assert np.array_equal(host.run(r.outdir, x[:4], y_t.shape, y_t.dtype, variant="sanitize"), y[:4])
     labels = (ROOT / "examples/mlperf_tiny/kws/labels.txt").read_text().split()
     assert labels[int(y[-1].argmax())] == "on"
 
@@ -315,3 +374,34 @@ def test_cli_validate_16x8_tflite():
     r = CliRunner().invoke(main, ["validate", str(DSCNN16), "-n", "5"])
     assert r.exit_code == 0, r.output
     assert "5/5 outputs bit-exact with TFLM" in r.output
+
+
+@pytest.mark.parametrize("bits_in,bits_out", [(16, 16), (16, 8), (8, 16)])
+def test_c_requantize_s16_between_widths_matches_reference(bits_in, bits_out):
+    """mcc_requantize_s16 (QUANTIZE between int8 and int16) == kernels16.requantize_s16."""
+    from mcc.reference.fixed_point import quantize_multiplier
+    from mcc.reference.kernels16 import requantize_s16
+
+    rng = np.random.default_rng(bits_in + 2 * bits_out)
+    lib = ck.lib()
+    fn = lib.mcc_requantize_s16
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.POINTER(ck.c_struct(P.RequantizeS16Params)), ctypes.c_void_p, ctypes.c_void_p]
+    din, dout = (np.int16 if bits_in == 16 else np.int8), (np.int16 if bits_out == 16 else np.int8)
+    for real in (0.003, 0.7, 1.0, 3.5, 250.0):
+        m, s = quantize_multiplier(real)
+        info_in, info_out = np.iinfo(din), np.iinfo(dout)
+        x = rng.integers(info_in.min, info_in.max + 1, 500).astype(din)
+        zp_in = 0 if bits_in == 16 else int(rng.integers(-20, 20))
+        zp_out = 0 if bits_out == 16 else int(rng.integers(-20, 20))
+        p = P.RequantizeS16Params(x.size, bits_in, bits_out, -zp_in, zp_out, m, s,
+                                  int(info_out.min), int(info_out.max))
+        want = requantize_s16(p, x)
+        out = np.zeros(x.size, dout)
+        keep: list = []
+        assert fn(ctypes.byref(ck.to_c(p, keep)), x.ctypes.data, out.ctypes.data) == 0
+        assert np.array_equal(out, want) and want.dtype == dout
+        # the real-valued rescale within one output step, away from saturation
+        exact = (x.astype(np.float64) - zp_in) * real + zp_out
+        inside = (exact > info_out.min + 1) & (exact < info_out.max - 1)
+        assert np.all(np.abs(want[inside] - exact[inside]) <= 1.0)

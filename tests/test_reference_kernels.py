@@ -366,4 +366,5 @@ def test_registries_cover_every_kind_and_record():
     from mcc.lower.lowering import LOWERINGS
     assert set(LOWERINGS) == set(ATTRS_BY_KIND) - {"RESHAPE"}
     records = {c for c in vars(P).values() if is_dataclass(c) and c is not P.BroadcastShape}
-    assert set(KERNELS) | {P.PoolParams} == records  # every record has a C kernel
+    from mcc.codegen.calls16 import KERNELS16  # 16x8 records
+    assert set(KERNELS) | set(KERNELS16) | {P.PoolParams, P.PoolS16Params} == records  # every record has a C kernel

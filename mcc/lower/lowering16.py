@@ -10,7 +10,6 @@ with the int64 MultiplyByQuantizedMultiplier; ADD rescales its inputs with 15 bi
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 

@@ -32,7 +32,6 @@ from .quantize import SAME_SCALE, WEIGHT_AXIS, _Builder, _group_range, _groups
 
 QMAX16 = 32767
 FIXED_OUTPUT16 = {"SOFTMAX": QuantParams((1.0 / 32768,), (0,))}
-INT64_MAX = (1 << 63) - 1
 
 
 def symmetric16_params(lo: float, hi: float) -> QuantParams:
