@@ -147,3 +147,19 @@ def test_scheme_teacher_errors(teacher):
         DistillTrainer(None, DistillConfig())
     with pytest.raises(DistillError, match="needs labels"):
         DistillTrainer(teacher).fit(cnn(4, "s"), _data(8)[0], None, epochs=1, batch_size=8)
+
+
+def test_distillation_is_the_loss_of_qat_fine_tuning(data, teacher):
+    """A QAT model (subclassed keras.Model over mcc's IR) trains with the distillation trainer."""
+    from mcc.optimize.qat import export, qat_model
+
+    x, y = data
+    student = cnn(4, "student", softmax=True, seed=4)
+    LabelTrainer(3e-3).fit(student, x, y, epochs=1, batch_size=32)
+    qat = qat_model(student, calib_data=x)
+    trainer = DistillTrainer(teacher, DistillConfig(learning_rate=1e-3))
+    before = trainer.evaluate_loss(qat, x, y)
+    trainer.fit(qat, x, y, epochs=2, batch_size=32)
+    assert trainer.evaluate_loss(qat, x, y) < before
+    g = export(qat)  # still exports to an int8 graph
+    assert g.tensors[g.outputs[0]].shape[-1] == 4

@@ -27,7 +27,12 @@ def clone_model(model: keras.Model, name: str | None = None) -> keras.Model:
 
 
 def _is_probs(model, setting: str) -> bool:
-    return _ends_in_softmax(model) if setting == "auto" else setting == "probs"
+    if setting != "auto":
+        return setting == "probs"
+    graph = getattr(model, "graph", None)   # an mcc IR-backed model (QAT): its last op
+    if graph is not None and getattr(graph, "ops", None):
+        return graph.ops[-1].kind == "SOFTMAX"
+    return bool(model.layers) and _ends_in_softmax(model)
 
 
 def _layer_output(model: keras.Model, name: str, who: str):
@@ -43,14 +48,32 @@ def _shape(t) -> tuple:
     return tuple(t.shape[1:])
 
 
+def _io_shapes(model, in_shape: tuple | None = None) -> tuple[tuple | None, tuple]:
+    """(input shape, output shape) without the batch; subclassed models (e.g. QAT) are run once on
+    zeros of ``in_shape`` to learn their output shape."""
+    try:
+        return _shape(model.inputs[0]), _shape(model.outputs[0])
+    except (AttributeError, ValueError, IndexError, TypeError):
+        pass
+    if in_shape is None:
+        raise DistillError(f"cannot tell the input shape of {getattr(model, 'name', 'the model')}; "
+                           "use a functional or Sequential Keras model")
+    y = model(np.zeros((1,) + tuple(in_shape), np.float32), training=False)
+    return None, tuple(y.shape[1:])
+
+
 def check_compatible(teacher: keras.Model, student: keras.Model) -> None:
     """The teacher must take the student's input and produce the student's output shape."""
-    ti, si = _shape(teacher.inputs[0]), _shape(student.inputs[0])
-    to, so = _shape(teacher.outputs[0]), _shape(student.outputs[0])
+    try:
+        ti, to = _io_shapes(teacher)
+        si, so = _io_shapes(student, ti)
+    except DistillError:
+        si, so = _io_shapes(student)
+        ti, to = _io_shapes(teacher, si)
     if to != so:
         raise DistillError(f"the teacher's output shape {to} differs from the student's {so}: "
                            "distillation needs both to predict the same classes")
-    if ti != si:
+    if ti is not None and si is not None and ti != si:
         raise DistillError(f"the teacher's input shape {ti} differs from the student's {si}")
 
 
@@ -120,7 +143,7 @@ class DistillModel(keras.Model):
         if not names:
             raise DistillError("self-distillation found no intermediate layer for an auxiliary head; "
                                "name some with heads=(...)")
-        n_classes = int(_shape(student.outputs[0])[-1])
+        n_classes = int(_io_shapes(student)[1][-1])
         feats = [_layer_output(student, n, "the student") for n in names]
         penult = student.layers[-1].input if isinstance(student.layers[-1], layers.Dense) else None
         outs = [student.outputs[0]] + feats + ([penult] if penult is not None else [])
