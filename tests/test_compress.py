@@ -155,3 +155,20 @@ def test_compress_with_prune(workdir):
     assert [s["stage"] for s in stages] == ["input", "prune", "distill", "quantize", "compile"]
     assert stages[1]["macs"] < stages[0]["macs"]  # l1 filter pruning removes channels
     assert stages[-1]["weight_bytes"] > 0
+
+
+def test_example_config_lists_every_key():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from mcc.compress.config import SECTIONS, load_config
+
+    path = Path(__file__).resolve().parent.parent / "examples/compress/compress.toml"
+    cfg = load_config(path)
+    for name, cls in SECTIONS.items():
+        section = getattr(cfg, name)
+        assert section is not None, name
+        assert {f.name for f in fields(cls)} <= set(vars(section)), name
+    import tomllib
+    doc = tomllib.loads(path.read_text())
+    assert {n: set(doc[n]) for n in doc} == {n: {f.name for f in fields(c)} for n, c in SECTIONS.items()}
