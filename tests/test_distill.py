@@ -163,3 +163,16 @@ def test_distillation_is_the_loss_of_qat_fine_tuning(data, teacher):
     assert trainer.evaluate_loss(qat, x, y) < before
     g = export(qat)  # still exports to an int8 graph
     assert g.tensors[g.outputs[0]].shape[-1] == 4
+
+
+def test_repeated_fits_of_one_student_keep_the_adapters(data, teacher):
+    x, y = data
+    s = cnn(4, "student")
+    tr = DistillTrainer(teacher, DistillConfig(kind="feature", hints=(("c2", "c2"),)))
+    tr.fit(s, x[:64], y[:64], epochs=1, batch_size=32)
+    w1, a1 = tr.wrapper_, tr.wrapper_.adapters[0]
+    tr.fit(s, x[:64], y[:64], epochs=1, batch_size=32)
+    assert tr.wrapper_ is w1 and tr.wrapper_.adapters[0] is a1
+    s2 = cnn(4, "student2")
+    tr.fit(s2, x[:64], y[:64], epochs=1, batch_size=32)
+    assert tr.wrapper_.student is s2

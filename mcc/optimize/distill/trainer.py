@@ -302,8 +302,11 @@ class DistillTrainer:
     def fit(self, model, x, y, *, epochs: int, batch_size: int, callbacks=(), validation_data=None, verbose=0):
         if y is None:
             raise DistillError("distillation needs labels y (the hard loss), got none")
-        w = self.wrapper_ = DistillModel(model, self.teacher_, self.config)
-        w.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate), jit_compile=False)
+        w = self.wrapper_
+        if w is None or w.student is not model:  # a new student (e.g. after channel surgery)
+            w = self.wrapper_ = DistillModel(model, self.teacher_, self.config)
+            w.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate), jit_compile=False)
+        # the same student again (iterative pruning): its adapters/heads and optimizer state go on
         cbs = [_StudentCallback(cb, model, w) for cb in callbacks]
         self.history_ = w.fit(x, np.asarray(y).reshape(len(y), -1)[:, 0], epochs=epochs, batch_size=batch_size,
                      callbacks=cbs, validation_data=validation_data, verbose=verbose)
