@@ -268,19 +268,23 @@ class _StudentCallback(keras.callbacks.Callback):
     def set_params(self, params):
         self.inner.set_params(params)
 
-    def _fwd(name):
-        def hook(self, *args, **kwargs):
-            getattr(self.inner, name)(*args, **kwargs)
-            if getattr(self.student, "stop_training", False):
-                self.wrapper.stop_training = True
-        hook.__name__ = name
-        return hook
 
-    for _n in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-               "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
-               "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"):
-        locals()[_n] = _fwd(_n)
-    del _n, _fwd
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+          "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
+
+
+def _forward(name):
+    def hook(self, *args, **kwargs):
+        getattr(self.inner, name)(*args, **kwargs)
+        if getattr(self.student, "stop_training", False):
+            self.wrapper.stop_training = True
+    hook.__name__ = name
+    return hook
+
+
+for _name in _HOOKS:
+    setattr(_StudentCallback, _name, _forward(_name))
 
 
 class DistillTrainer:
@@ -298,24 +302,34 @@ class DistillTrainer:
         self.config = config
         self.wrapper_: DistillModel | None = None
         self.history_ = None
+        self._compiled = False
+
+    def _wrapper(self, model) -> DistillModel:
+        """The wrapper of ``model``: kept while the student is the same object (repeated fits in
+        iterative pruning go on with its adapters/heads and optimizer state), new for a new student
+        (e.g. after channel surgery)."""
+        if self.wrapper_ is None or self.wrapper_.student is not model:
+            self.wrapper_ = DistillModel(model, self.teacher_, self.config)
+            self._compiled = False
+        return self.wrapper_
 
     def fit(self, model, x, y, *, epochs: int, batch_size: int, callbacks=(), validation_data=None, verbose=0):
         if y is None:
             raise DistillError("distillation needs labels y (the hard loss), got none")
-        w = self.wrapper_
-        if w is None or w.student is not model:  # a new student (e.g. after channel surgery)
-            w = self.wrapper_ = DistillModel(model, self.teacher_, self.config)
+        w = self._wrapper(model)
+        if not self._compiled:
             w.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate), jit_compile=False)
-        # the same student again (iterative pruning): its adapters/heads and optimizer state go on
+            self._compiled = True
+        model.stop_training = False  # a stop requested in an earlier fit must not end this one
         cbs = [_StudentCallback(cb, model, w) for cb in callbacks]
         self.history_ = w.fit(x, np.asarray(y).reshape(len(y), -1)[:, 0], epochs=epochs, batch_size=batch_size,
                      callbacks=cbs, validation_data=validation_data, verbose=verbose)
         return self.history_
 
     def evaluate_loss(self, model, x, y, batch_size: int = 256) -> float:
-        """The distillation loss of ``model`` on (x, y) (inference mode), e.g. before and after fit."""
-        w = DistillModel(model, self.teacher_, self.config) if self.wrapper_ is None or \
-            self.wrapper_.student is not model else self.wrapper_
+        """The distillation loss of ``model`` on (x, y) (inference mode), e.g. before and after fit
+        (the same wrapper, adapters and heads as ``fit`` uses for this student)."""
+        w = self._wrapper(model)
         tot, n = 0.0, 0
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], np.asarray(y[i:i + batch_size]).reshape(-1)
