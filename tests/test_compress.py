@@ -1,8 +1,8 @@
 """`mcc compress`: the TOML is validated, and the pipeline runs distill -> quantize -> compile end to
 end to host C that is bit-exact with mcc's reference interpreter of the same int8 graph."""
 
-import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -13,8 +13,6 @@ keras = pytest.importorskip("keras")
 from mcc.cli import main  # noqa: E402
 from mcc.compress.config import CompressConfigError, parse_config  # noqa: E402
 from test_distill import _data, cnn  # noqa: E402
-
-HAS_PRUNE = importlib.util.find_spec("mcc.optimize.prune") is not None
 
 
 def _invoke(*args):
@@ -146,12 +144,34 @@ def test_compress_with_prune(workdir):
     (workdir / "p.toml").write_text(PRUNE_TOML)
     out = workdir / "pruned"
     r = _invoke("compress", workdir / "model.keras", "--config", workdir / "p.toml", "-o", out)
-    if not HAS_PRUNE:
-        assert r.exit_code == 2 and "the [prune] stage needs mcc.optimize.prune" in r.output, r.output
-        assert not out.exists()  # failed before any training or writing
-        return
     assert r.exit_code == 0, r.output
     stages = json.loads((out / "summary.json").read_text())["stages"]
     assert [s["stage"] for s in stages] == ["input", "prune", "distill", "quantize", "compile"]
     assert stages[1]["macs"] < stages[0]["macs"]  # l1 filter pruning removes channels
     assert stages[-1]["weight_bytes"] > 0
+
+
+def test_example_config_lists_every_key():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from mcc.compress.config import SECTIONS, load_config
+
+    path = Path(__file__).resolve().parent.parent / "examples/compress/compress.toml"
+    cfg = load_config(path)
+    for name, cls in SECTIONS.items():
+        section = getattr(cfg, name)
+        assert section is not None, name
+        assert {f.name for f in fields(cls)} <= set(vars(section)), name
+    import tomllib
+    doc = tomllib.loads(path.read_text())
+    assert {n: set(doc[n]) for n in doc} == {n: {f.name for f in fields(c)} for n, c in SECTIONS.items()}
+
+
+def test_compress_says_when_the_prune_module_is_missing(workdir, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mcc.optimize.prune", None)  # as in a build without pruning
+    (tmp_path / "p.toml").write_text(PRUNE_TOML.replace('"train.npz"', f'"{workdir}/train.npz"')
+                                     .replace('"val.npz"', f'"{workdir}/val.npz"'))
+    r = _invoke("compress", workdir / "model.keras", "--config", tmp_path / "p.toml", "-o", tmp_path / "o")
+    assert r.exit_code == 2 and "the [prune] stage needs mcc.optimize.prune" in r.output, r.output
+    assert not (tmp_path / "o").exists()  # failed before any training or writing

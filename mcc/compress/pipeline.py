@@ -125,7 +125,7 @@ def run_compress(model_path: str | Path, cfg: CompressConfig, outdir: str | Path
                       f" of fine-tuning ({'distillation' if dcfg is not None else 'labels'})")
         res = prune_model(model, PruneConfig(method=p.method, sparsity=p.sparsity, schedule=p.schedule,
                                              epochs=p.epochs, batch_size=p.batch_size), x, y,
-                          validation_data=None, trainer=trainer)
+                          validation_data=None, trainer=trainer, progress=progress)
         model = res.model
         rows.append(StageRow("prune", model.count_params(), float_macs(model), acc(model),
                              seconds=time.perf_counter() - t0, note=f"{p.method} {p.sparsity:g} {p.schedule}"))

@@ -27,7 +27,12 @@ def clone_model(model: keras.Model, name: str | None = None) -> keras.Model:
 
 
 def _is_probs(model, setting: str) -> bool:
-    return _ends_in_softmax(model) if setting == "auto" else setting == "probs"
+    if setting != "auto":
+        return setting == "probs"
+    graph = getattr(model, "graph", None)   # an mcc IR-backed model (QAT): its last op
+    if graph is not None and getattr(graph, "ops", None):
+        return graph.ops[-1].kind == "SOFTMAX"
+    return bool(model.layers) and _ends_in_softmax(model)
 
 
 def _layer_output(model: keras.Model, name: str, who: str):
@@ -43,14 +48,32 @@ def _shape(t) -> tuple:
     return tuple(t.shape[1:])
 
 
+def _io_shapes(model, in_shape: tuple | None = None) -> tuple[tuple | None, tuple]:
+    """(input shape, output shape) without the batch; subclassed models (e.g. QAT) are run once on
+    zeros of ``in_shape`` to learn their output shape."""
+    try:
+        return _shape(model.inputs[0]), _shape(model.outputs[0])
+    except (AttributeError, ValueError, IndexError, TypeError):
+        pass
+    if in_shape is None:
+        raise DistillError(f"cannot tell the input shape of {getattr(model, 'name', 'the model')}; "
+                           "use a functional or Sequential Keras model")
+    y = model(np.zeros((1,) + tuple(in_shape), np.float32), training=False)
+    return None, tuple(y.shape[1:])
+
+
 def check_compatible(teacher: keras.Model, student: keras.Model) -> None:
     """The teacher must take the student's input and produce the student's output shape."""
-    ti, si = _shape(teacher.inputs[0]), _shape(student.inputs[0])
-    to, so = _shape(teacher.outputs[0]), _shape(student.outputs[0])
+    try:
+        ti, to = _io_shapes(teacher)
+        si, so = _io_shapes(student, ti)
+    except DistillError:
+        si, so = _io_shapes(student)
+        ti, to = _io_shapes(teacher, si)
     if to != so:
         raise DistillError(f"the teacher's output shape {to} differs from the student's {so}: "
                            "distillation needs both to predict the same classes")
-    if ti != si:
+    if ti is not None and si is not None and ti != si:
         raise DistillError(f"the teacher's input shape {ti} differs from the student's {si}")
 
 
@@ -120,7 +143,7 @@ class DistillModel(keras.Model):
         if not names:
             raise DistillError("self-distillation found no intermediate layer for an auxiliary head; "
                                "name some with heads=(...)")
-        n_classes = int(_shape(student.outputs[0])[-1])
+        n_classes = int(_io_shapes(student)[1][-1])
         feats = [_layer_output(student, n, "the student") for n in names]
         penult = student.layers[-1].input if isinstance(student.layers[-1], layers.Dense) else None
         outs = [student.outputs[0]] + feats + ([penult] if penult is not None else [])
@@ -245,19 +268,23 @@ class _StudentCallback(keras.callbacks.Callback):
     def set_params(self, params):
         self.inner.set_params(params)
 
-    def _fwd(name):
-        def hook(self, *args, **kwargs):
-            getattr(self.inner, name)(*args, **kwargs)
-            if getattr(self.student, "stop_training", False):
-                self.wrapper.stop_training = True
-        hook.__name__ = name
-        return hook
 
-    for _n in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-               "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
-               "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"):
-        locals()[_n] = _fwd(_n)
-    del _n, _fwd
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+          "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
+
+
+def _forward(name):
+    def hook(self, *args, **kwargs):
+        getattr(self.inner, name)(*args, **kwargs)
+        if getattr(self.student, "stop_training", False):
+            self.wrapper.stop_training = True
+    hook.__name__ = name
+    return hook
+
+
+for _name in _HOOKS:
+    setattr(_StudentCallback, _name, _forward(_name))
 
 
 class DistillTrainer:
@@ -275,21 +302,34 @@ class DistillTrainer:
         self.config = config
         self.wrapper_: DistillModel | None = None
         self.history_ = None
+        self._compiled = False
+
+    def _wrapper(self, model) -> DistillModel:
+        """The wrapper of ``model``: kept while the student is the same object (repeated fits in
+        iterative pruning go on with its adapters/heads and optimizer state), new for a new student
+        (e.g. after channel surgery)."""
+        if self.wrapper_ is None or self.wrapper_.student is not model:
+            self.wrapper_ = DistillModel(model, self.teacher_, self.config)
+            self._compiled = False
+        return self.wrapper_
 
     def fit(self, model, x, y, *, epochs: int, batch_size: int, callbacks=(), validation_data=None, verbose=0):
         if y is None:
             raise DistillError("distillation needs labels y (the hard loss), got none")
-        w = self.wrapper_ = DistillModel(model, self.teacher_, self.config)
-        w.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate), jit_compile=False)
+        w = self._wrapper(model)
+        if not self._compiled:
+            w.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate), jit_compile=False)
+            self._compiled = True
+        model.stop_training = False  # a stop requested in an earlier fit must not end this one
         cbs = [_StudentCallback(cb, model, w) for cb in callbacks]
         self.history_ = w.fit(x, np.asarray(y).reshape(len(y), -1)[:, 0], epochs=epochs, batch_size=batch_size,
                      callbacks=cbs, validation_data=validation_data, verbose=verbose)
         return self.history_
 
     def evaluate_loss(self, model, x, y, batch_size: int = 256) -> float:
-        """The distillation loss of ``model`` on (x, y) (inference mode), e.g. before and after fit."""
-        w = DistillModel(model, self.teacher_, self.config) if self.wrapper_ is None or \
-            self.wrapper_.student is not model else self.wrapper_
+        """The distillation loss of ``model`` on (x, y) (inference mode), e.g. before and after fit
+        (the same wrapper, adapters and heads as ``fit`` uses for this student)."""
+        w = self._wrapper(model)
         tot, n = 0.0, 0
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], np.asarray(y[i:i + batch_size]).reshape(-1)
