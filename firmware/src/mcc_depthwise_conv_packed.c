@@ -125,24 +125,57 @@ static void depthwise_packed_portable(const mcc_depthwise_conv_params *p, const 
     }
 }
 
-/* scratch[tap * output_c + oc] := tap of channel oc (the 1HWC int8 filter), from the packed rows. */
+/* Four consecutive taps (one int8 per byte of v, first in byte 0) to dst, dst + stride, ... */
+static void depthwise_packed_put4(int8_t *dst, size_t stride, uint32_t v)
+{
+    dst[0] = (int8_t)(v & 0xFFu);
+    dst[stride] = (int8_t)((v >> 8) & 0xFFu);
+    dst[2 * stride] = (int8_t)((v >> 16) & 0xFFu);
+    dst[3 * stride] = (int8_t)(v >> 24);
+}
+
+/* scratch[tap * output_c + oc] := tap of channel oc (the 1HWC int8 filter), from the packed rows:
+ * whole 32-bit groups are unpacked word-wide (mcc_packed.h) straight to their strided places. */
 static void depthwise_packed_unpack(const mcc_depthwise_conv_packed_params *pp, const uint8_t *src,
                                     int8_t *scratch)
 {
-    const int32_t oc_n = pp->conv.output_c;
+    const size_t oc_n = (size_t)pp->conv.output_c;
     const int32_t taps = pp->conv.filter_h * pp->conv.filter_w;
-    int8_t row[64];
     int32_t oc;
-    for (oc = 0; oc < oc_n; ++oc) {
+    for (oc = 0; oc < pp->conv.output_c; ++oc) {
         const int32_t bits = pp->weight_bits[oc];
-        int32_t t0;
-        /* the row in pieces of up to 64 taps (each piece starts on a byte) */
-        for (t0 = 0; t0 < taps; t0 += 64) {
-            const int32_t nt = taps - t0 < 64 ? taps - t0 : 64;
-            int32_t t;
-            mcc_unpack_row(src + (t0 * bits >> 3), nt, bits, row, nt);
-            for (t = 0; t < nt; ++t) {
-                scratch[(size_t)(t0 + t) * (size_t)oc_n + (size_t)oc] = row[t];
+        const uint8_t *w = src;
+        int8_t *dst = scratch + oc;
+        int32_t t = 0;
+        if (bits == 4) {
+            for (; t + 8 <= taps; t += 8, w += 4, dst += 8 * oc_n) {
+                const uint32_t v = mcc_packed_read32(w);
+                depthwise_packed_put4(dst, oc_n, mcc_packed_sext4(v & 0x0F0F0F0Fu, 0x08080808u));
+                depthwise_packed_put4(dst + 4 * oc_n, oc_n,
+                                      mcc_packed_sext4((v >> 4) & 0x0F0F0F0Fu, 0x08080808u));
+            }
+        } else if (bits == 2) {
+            for (; t + 16 <= taps; t += 16, w += 4, dst += 16 * oc_n) {
+                const uint32_t v = mcc_packed_read32(w);
+                int32_t f;
+                for (f = 0; f < 4; ++f) {
+                    depthwise_packed_put4(dst + 4 * (size_t)f * oc_n, oc_n,
+                                          mcc_packed_sext4((v >> (2 * f)) & 0x03030303u, 0x02020202u));
+                }
+            }
+        }
+        if (t < taps) {
+            /* 8-bit rows, and the tail of a row (low bits first, starting on a byte) */
+            int8_t tail[16];
+            int32_t i = 0;
+            while (t < taps) {
+                const int32_t n = taps - t < 16 ? taps - t : 16;
+                mcc_unpack_row(w, n, bits, tail, n);
+                w += mcc_packed_row_bytes(n, bits);
+                for (i = 0; i < n; ++i, dst += oc_n) {
+                    *dst = tail[i];
+                }
+                t += n;
             }
         }
         src += mcc_packed_row_bytes(taps, bits);

@@ -304,20 +304,29 @@ static void fully_connected_packed_portable(const mcc_fully_connected_packed_par
                 whole = depth;
             } else if (w_bits == 4) {
                 /* byte i of a group: values i (bits 0..3) and i + 4 (bits 4..7), offset form */
-                for (i = 0; i < depth / 8 * 4; ++i) {
-                    const int32_t u = src[i] ^ 0x88;
-                    const int16_t *c = col + 8 * (i >> 2) + (i & 3);
-                    dot += c[0] * (u & 15) + c[4] * (u >> 4);
+                const uint8_t *wb = src;
+                const int16_t *c = col;
+                for (i = 0; i < depth / 8; ++i, wb += 4, c += 8) {
+                    const int32_t u0 = wb[0] ^ 0x88;
+                    const int32_t u1 = wb[1] ^ 0x88;
+                    const int32_t u2 = wb[2] ^ 0x88;
+                    const int32_t u3 = wb[3] ^ 0x88;
+                    dot += c[0] * (u0 & 15) + c[4] * (u0 >> 4) + c[1] * (u1 & 15) + c[5] * (u1 >> 4) +
+                           c[2] * (u2 & 15) + c[6] * (u2 >> 4) + c[3] * (u3 & 15) + c[7] * (u3 >> 4);
                 }
                 acc -= 8u * xsum4;
                 whole = depth & ~7;
             } else {
                 /* byte i of a group: values i, i + 4, i + 8, i + 12 (bits 0..1, 2..3, ...) */
-                for (i = 0; i < depth / 16 * 4; ++i) {
-                    const int32_t u = src[i] ^ 0xAA;
-                    const int16_t *c = col + 16 * (i >> 2) + (i & 3);
-                    dot += c[0] * (u & 3) + c[4] * ((u >> 2) & 3) + c[8] * ((u >> 4) & 3) +
-                           c[12] * (u >> 6);
+                const uint8_t *wb = src;
+                const int16_t *c = col;
+                for (i = 0; i < depth / 16; ++i, wb += 4, c += 16) {
+                    int32_t j;
+                    for (j = 0; j < 4; ++j) {
+                        const int32_t u = wb[j] ^ 0xAA;
+                        dot += c[j] * (u & 3) + c[j + 4] * ((u >> 2) & 3) + c[j + 8] * ((u >> 4) & 3) +
+                               c[j + 12] * (u >> 6);
+                    }
                 }
                 acc -= 2u * xsum2;
                 whole = depth & ~15;
