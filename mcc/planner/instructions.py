@@ -2,8 +2,8 @@
 counts of the QEMU instruction-counting plugin.
 
 For each core and C kernel the model is ``instructions = a * MACs + b * output elements + c *
-input elements + d`` (each op's figures from ``mcc.report.analysis``), fitted by least squares
-(minimum norm where a kernel has fewer samples than terms) to the per-operator counts of
+input elements + d`` (each op's figures from ``mcc.report.analysis``), fitted by non-negative least squares (no
+cost is negative; few samples then cannot produce wild extrapolating terms) to the per-operator counts of
 ``mcc run --profile``. The coefficients live in ``data/instructions.json`` (written by
 ``benchmarks/bench_instructions.py``, which also reports the prediction error on models left out
 of the fit). A kernel never seen on a core falls back to the same kernel on another core with the
@@ -48,7 +48,9 @@ def fit(samples: dict[str, list[tuple[np.ndarray, int]]]) -> dict[str, list[floa
         a = np.stack([f for f, _ in rows])
         y = np.array([v for _, v in rows], np.float64)
         scale = np.maximum(np.abs(a).max(axis=0), 1.0)
-        coef, *_ = np.linalg.lstsq(a / scale, y, rcond=None)
+        from scipy.optimize import nnls
+
+        coef, _ = nnls(a / scale, y)
         out[k] = [float(c) for c in coef / scale]
     return out
 
