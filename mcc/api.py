@@ -14,7 +14,7 @@ from .errors import InputDataError, ModelFormatError, MccError
 from .frontend import load_tflite
 from .ir import Graph, verify
 from .codegen.select import select_kernel
-from .lower.lowering import lower_op
+from .lower.packed import lower_packed, stored_weight_bytes
 from .lower.scratch import scratch_for
 from .options import CompileOptions
 from .outdir import read_manifest, write_outdir
@@ -64,7 +64,7 @@ def quantize_keras(path: str | Path, options: CompileOptions) -> Graph:
 
 def lower_graph(g: Graph) -> list:
     """Kernel parameter records, one per op (None for RESHAPE, which is a view)."""
-    return [None if op.kind == "RESHAPE" else lower_op(g, op) for op in g.ops]
+    return [None if op.kind == "RESHAPE" else lower_packed(g, op) for op in g.ops]
 
 
 def select_kernels(g: Graph, records: list, has_dsp: bool) -> list[str | None]:
@@ -112,7 +112,7 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     plan = plan_memory(g, records, has_dsp, kernels)
     files = generate(g, plan, records, options.model_name, source, target, has_dsp)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
-    weight_bytes = sum(g.tensors[n].nbytes for n in g.constants())
+    weight_bytes = stored_weight_bytes(g)
     layers = layer_table(g, plan)
     manifest = {
         "mcc_version": __version__, "model": source, "target": target.name,
@@ -211,7 +211,7 @@ def analyze(model: str | Path, target: str = "host", options: CompileOptions | N
     records = lower_graph(g)
     plan = plan_memory(g, records, t.has_dsp and options.dsp)
     layers = layer_table(g, plan)
-    return AnalyzeResult(str(model), layers, sum(g.tensors[n].nbytes for n in g.constants()),
+    return AnalyzeResult(str(model), layers, stored_weight_bytes(g),
                          plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers))
 
 

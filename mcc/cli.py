@@ -395,5 +395,30 @@ def validate_cmd(model, target, n, inp, seed, **quant):
     sys.exit(0 if r.exact == r.n else 1)
 
 
+@main.command("prune")
+@click.argument("model", type=click.Path())
+@click.option("--method", default="l1", show_default=True,
+              help="Criterion: level, l1, l2, fpgm, slim, apoz, mean_activation, taylor, admm, movement.")
+@click.option("--sparsity", type=float, default=0.5, show_default=True,
+              help="Fraction of channels (structured) or weights (unstructured) to remove, in [0, 1).")
+@click.option("--schedule", default="oneshot", show_default=True,
+              help="oneshot, linear, agp, lottery, annealing, auto_compress or amc.")
+@click.option("--train", "train_path", type=click.Path(), required=True, help="Training data .npz with arrays x and y.")
+@click.option("--epochs", default=1, show_default=True, help="Fine-tuning epochs.")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--structured/--unstructured", default=None, help="Default: as the method ranks (channels or weights).")
+@click.option("--layers", default=None, help="Comma-separated layer names to prune (default: every prunable one).")
+@click.option("--budget", type=click.Choice(["macs", "flash"]), default="macs", show_default=True,
+              help="Searches (annealing, auto_compress, amc): the budget they meet.")
+@click.option("--eval", "eval_path", type=click.Path(), default=None, help="Labelled .npz (x, y): validation data.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(), help="Pruned Keras model (.keras).")
+@_user_errors
+def prune_cmd(model, output, train_path, eval_path, **kw):
+    """Prune a Keras MODEL, fine-tune it on --train and write the pruned Keras model (-o)."""
+    from .optimize.prune.cli import run_prune
+
+    run_prune(console, model, output, _labelled(train_path), _labelled(eval_path) if eval_path else None, **kw)
+
+
 if __name__ == "__main__":
     main()

@@ -249,6 +249,38 @@ mcc_status mcc_requantize_s8(const mcc_requantize_params *p, const int8_t *input
 mcc_status mcc_dequantize_s8_f32(const mcc_dequantize_params *p, const int8_t *input,
                                  float *output);
 
+/* Packed sub-byte weights (mcc/lower/packing.py): each output channel's row (conv OHWI row, fully
+ * connected row, depthwise channel's H*W taps) packed low bits first into ceil(K * b / 8) bytes,
+ * rows back to back in channel order; weight_bits[c] in {8, 4, 2} is channel c's width. */
+typedef struct {
+    mcc_conv_params conv;
+    const uint8_t *weight_bits; /* [conv.output_c] */
+} mcc_conv_packed_params;
+
+typedef struct {
+    mcc_depthwise_conv_params conv;
+    const uint8_t *weight_bits; /* [conv.output_c] */
+} mcc_depthwise_conv_packed_params;
+
+typedef struct {
+    mcc_fully_connected_params fc;
+    const uint8_t *weight_bits; /* [fc.output_size] */
+} mcc_fully_connected_packed_params;
+
+int32_t mcc_conv_packed_get_buffer_size(const mcc_conv_packed_params *p);
+int32_t mcc_depthwise_conv_packed_get_buffer_size(const mcc_depthwise_conv_packed_params *p);
+int32_t mcc_fully_connected_packed_get_buffer_size(const mcc_fully_connected_packed_params *p);
+mcc_status mcc_conv_packed(const mcc_conv_packed_params *p, const int8_t *input,
+                           const uint8_t *filter, const int32_t *bias /* may be NULL */,
+                           int8_t *output, int8_t *scratch);
+mcc_status mcc_depthwise_conv_packed(const mcc_depthwise_conv_packed_params *p, const int8_t *input,
+                                     const uint8_t *filter, const int32_t *bias /* may be NULL */,
+                                     int8_t *output, int8_t *scratch);
+mcc_status mcc_fully_connected_packed(const mcc_fully_connected_packed_params *p,
+                                      const int8_t *input, const uint8_t *filter,
+                                      const int32_t *bias /* may be NULL */, int8_t *output,
+                                      int8_t *scratch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -51,6 +51,11 @@ KERNELS: dict[type, KernelSpec] = {
     P.DequantizeParams: KernelSpec("mcc_dequantize_s8_f32", "mcc_dequantize_params", _unary),
     P.AddParams: KernelSpec("mcc_add_s8", "mcc_add_params", _binary),
     P.MulParams: KernelSpec("mcc_mul_s8", "mcc_mul_params", _binary),
+    P.ConvPackedParams: KernelSpec("mcc_conv_packed", "mcc_conv_packed_params", _weighted, scratch=True),
+    P.DepthwiseConvPackedParams: KernelSpec("mcc_depthwise_conv_packed", "mcc_depthwise_conv_packed_params",
+                                            _weighted, scratch=True),
+    P.FullyConnectedPackedParams: KernelSpec("mcc_fully_connected_packed", "mcc_fully_connected_packed_params",
+                                             _weighted, scratch=True),
 }
 
 # Pooling shares one params record; the op kind picks the kernel.

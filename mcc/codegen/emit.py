@@ -9,6 +9,7 @@ import jinja2
 import numpy as np
 
 from ..ir import Graph
+from ..lower.packed import packed_tensors
 from ..lower.params import ConcatParams
 from ..paths import FIRMWARE, TEMPLATES
 from ..planner import ArenaPlan
@@ -142,6 +143,9 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise ValueError("one input and one output expected")
     views = _tensor_views(g, plan)
+    packed = packed_tensors(g)  # sub-byte weights: emitted packed (uint8), as their kernels read them
+    for n, data in packed.items():
+        views[n] = dataclasses.replace(views[n], ctype="uint8_t", nbytes=int(data.size))
     calls, arrays, kernels, scratch_macros = _calls(g, plan, records, views, has_dsp)
     inp, outp = views[g.inputs[0]], views[g.outputs[0]]
     seen_offsets: dict[str, int] = {}
@@ -151,8 +155,9 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
     weights = []
     for n in g.constants():
         t, v = g.tensors[n], views[n]
-        weights.append({"symbol": v.macro, "ctype": v.ctype, "count": t.size, "shape": list(t.shape),
-                        "source": n, "body": c_array_body(np.asarray(t.data))})
+        data = packed[n] if n in packed else np.asarray(t.data)
+        weights.append({"symbol": v.macro, "ctype": v.ctype, "count": int(data.size), "shape": list(t.shape),
+                        "source": n, "body": c_array_body(data)})
     ctx = {
         "model_name": model_name, "source": source,
         "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
@@ -163,7 +168,7 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
         "offsets": list(seen_offsets.items()),
         "scratch_macros": scratch_macros,
         "calls": calls, "arrays": arrays, "weights": weights,
-        "weight_bytes": sum(g.tensors[n].nbytes for n in g.constants()),
+        "weight_bytes": sum(views[n].nbytes for n in g.constants()),
         "kernels": kernels, "op_count": len(g.ops),
     }
     env = _env()

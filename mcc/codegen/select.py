@@ -18,6 +18,10 @@ DEPTHWISE_CONV_2D
     mcc_depthwise_conv_s8      otherwise
 FULLY_CONNECTED
     mcc_fully_connected_s8     always (the DSP branch is inside)
+CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with weights below 8 bits (mcc.lower.packed)
+    mcc_conv_packed, mcc_depthwise_conv_packed, mcc_fully_connected_packed: one kernel per op for
+                               s4, s2 and mixed widths (a per-channel width table), always with
+                               scratch (the unpacked rows; DSP branch inside)
 other kinds
     the kernel of ``mcc.codegen.calls`` for the record, without scratch
 
@@ -56,6 +60,9 @@ def select_kernel(op_kind: str, record, has_dsp: bool) -> tuple[str, bool]:
         if op_kind not in POOL_KERNELS:
             raise ValueError(f"no pooling kernel for operator {op_kind}")
         return POOL_KERNELS[op_kind].function, False
+    elif isinstance(record, (P.ConvPackedParams, P.DepthwiseConvPackedParams,
+                             P.FullyConnectedPackedParams)):
+        fn = KERNELS[type(record)].function  # packed sub-byte weights: always with scratch
     elif type(record) in KERNELS:
         return KERNELS[type(record)].function, False
     else:

@@ -220,3 +220,25 @@ class DequantizeParams:
     size: int
     scale: float
     zero_point: int
+
+
+@dataclass(frozen=True)
+class ConvPackedParams:
+    """CONV_2D with packed sub-byte weights (``mcc.lower.packing``): the int8 record, and each
+    output channel's storage width (uint8[output_c], 8, 4 or 2)."""
+    conv: ConvParams
+    weight_bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class DepthwiseConvPackedParams:
+    """DEPTHWISE_CONV_2D with packed sub-byte weights (channel c's row: its H*W taps)."""
+    conv: DepthwiseConvParams
+    weight_bits: np.ndarray
+
+
+@dataclass(frozen=True)
+class FullyConnectedPackedParams:
+    """FULLY_CONNECTED with packed sub-byte weights (one width per output row)."""
+    fc: FullyConnectedParams
+    weight_bits: np.ndarray

@@ -84,3 +84,58 @@ def scratch_for(function: str, p, has_dsp: bool) -> int:
     """Scratch bytes of C kernel ``function`` for record ``p`` (0 for kernels without scratch)."""
     fn = SCRATCH.get(function)
     return 0 if fn is None else fn(p, has_dsp)
+
+
+# --- packed sub-byte weights (firmware/src/mcc_*_packed.c, firmware/include/mcc_packed.h) -----
+#
+#   conv_packed             portable: K (one unpacked row)
+#                           DSP: 4 * Kp + 20 * output_c + B * Kp, B = packed_block_rows(Kp, output_c)
+#   depthwise_conv_packed   DSP and depth_multiplier 1: align4(taps * output_c) + 8 * taps
+#                           (the unpacked 1HWC filter + the int8 path's scratch); else taps
+#   fully_connected_packed  portable: accum_depth; DSP: as conv_packed with K = accum_depth
+# The packed kernels always take scratch (also on the portable path).
+
+PACKED_WBLOCK = 8192       # MCC_PACKED_WBLOCK
+
+
+def packed_block_rows(kp: int, rows: int) -> int:
+    """Rows of unpacked weights per block on the DSP paths (mcc_packed_block_rows)."""
+    r = (PACKED_WBLOCK // kp) & ~1
+    return min(max(r, 2), rows)
+
+
+def _gemm_packed(k: int, rows: int, has_dsp: bool) -> int:
+    if k < 1 or rows < 1:
+        return 0
+    if not has_dsp:
+        return k
+    kp = (k + 3) // 4 * 4
+    return 4 * kp + RQ_ENTRY_BYTES * rows + packed_block_rows(kp, rows) * kp
+
+
+def conv_packed(p: P.ConvPackedParams, has_dsp: bool) -> int:
+    c = p.conv
+    if c.filter_h < 1 or c.filter_w < 1 or c.input_c < 1:
+        return 0
+    return _gemm_packed(c.filter_h * c.filter_w * c.input_c, c.output_c, has_dsp)
+
+
+def depthwise_conv_packed(p: P.DepthwiseConvPackedParams, has_dsp: bool) -> int:
+    c = p.conv
+    if c.filter_h < 1 or c.filter_w < 1 or c.output_c < 1:
+        return 0
+    taps = c.filter_h * c.filter_w
+    if has_dsp and c.depth_multiplier == 1:
+        return (taps * c.output_c + 3) // 4 * 4 + 8 * taps
+    return taps
+
+
+def fully_connected_packed(p: P.FullyConnectedPackedParams, has_dsp: bool) -> int:
+    return _gemm_packed(p.fc.accum_depth, p.fc.output_size, has_dsp)
+
+
+SCRATCH.update({
+    "mcc_conv_packed": conv_packed,
+    "mcc_depthwise_conv_packed": depthwise_conv_packed,
+    "mcc_fully_connected_packed": fully_connected_packed,
+})
