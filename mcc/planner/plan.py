@@ -210,6 +210,11 @@ def make_plan(g: Graph, target: str, flash: int | None = None, sram: int | None 
                                  problem.code)
         else:
             raise NoFitError(no_fit_message(problem))
+        if p2.sram > sram_budget:
+            raise NoFitError(f"the widths that fit the flash budget need {p2.sram:,} bytes of SRAM on {t.board.name} "
+                             f"(the packed kernels' scratch), over the budget of {sram_budget:,}: the smallest SRAM "
+                             f"reachable is {p8.sram:,} bytes (all weights at 8 bits, which needs {p8.flash:,} "
+                             "bytes of flash)")
     layers = []
     for name, kind, n, k in _layers(g):
         ws = alloc.widths[name]
