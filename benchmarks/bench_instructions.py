@@ -76,7 +76,7 @@ def main():
     data = {}  # (model, board) -> (rows, total)
     if args.cache and Path(args.cache).exists():
         for d in json.loads(Path(args.cache).read_text()):
-            data[(d["model"], d["board"])] = ([(k, np.array(f), v) for k, f, v in d["rows"]], d["total"])
+            data[(d["model"], d["board"])] = ([(k, np.array(f[:3]), v) for k, f, v in d["rows"]], d["total"])
     with tempfile.TemporaryDirectory(prefix="mcc-instr-") as tmp:
         for board in boards:
             for name, g in graphs.items():
