@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_ptq import fashion  # noqa: E402
 from mcc import api  # noqa: E402
-from mcc.evaluate import predict_float, predict_int8, top1  # noqa: E402
+from mcc.evaluate import predict_int8, top1  # noqa: E402
 from mcc.options import CompileOptions  # noqa: E402
 from mcc.frontend.keras import load_keras  # noqa: E402
 from mcc.lower.packing import packed_size  # noqa: E402
@@ -98,7 +98,9 @@ def main():
             acc[label] = top1(y, y_test)
         return acc[label]
 
-    acc_float = top1(predict_float(f, x_test), y_test)
+    import keras
+    acc_float = top1(keras.saving.load_model(ROOT / "tests/data/fashion_cnn.keras").predict(x_test, batch_size=500,
+                                                                                          verbose=0), y_test)
     acc_int8 = evaluate("int8", q)
     uniform = {b: set_weight_bits(q, {name: b for name, *_ in layers}, float_graph=f) for b in (4, 2)}
     size = {b: stored_bytes(g) for b, g in uniform.items()}
