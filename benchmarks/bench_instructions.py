@@ -67,17 +67,26 @@ def measure(name, g, board, tmp: Path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--cache", default=None, help="Keep the measured counts in this .json (re-fit without QEMU).")
     ap.add_argument("--boards", default=",".join(b for b in qemu_boards() if b.startswith("mps")))
     args = ap.parse_args()
     boards = args.boards.split(",")
     graphs = {n: api.load_model(p) for n, p in MODELS.items()}
     graphs["fashion"] = fashion_graph()
     data = {}  # (model, board) -> (rows, total)
+    if args.cache and Path(args.cache).exists():
+        for d in json.loads(Path(args.cache).read_text()):
+            data[(d["model"], d["board"])] = ([(k, np.array(f[:3]), v) for k, f, v in d["rows"]], d["total"])
     with tempfile.TemporaryDirectory(prefix="mcc-instr-") as tmp:
         for board in boards:
             for name, g in graphs.items():
+                if (name, board) in data:
+                    continue
                 console.print(f"profiling {name} on {board} ...")
                 data[(name, board)] = measure(name, g, board, Path(tmp))
+    if args.cache:
+        Path(args.cache).write_text(json.dumps([{"model": m, "board": b, "total": t, "rows": [
+            [k, [float(v) for v in f], int(c)] for k, f, c in rows]} for (m, b), (rows, t) in data.items()]))
 
     def table_for(models):
         out = {}

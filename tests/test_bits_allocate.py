@@ -24,7 +24,11 @@ def _problem(rng, n_layers=2, max_ch=3, code=False, budget_frac=0.5, fixed=100):
         layers.append(Layer(f"w{i}", ["conv", "fc"][i % 2], b, sens))
     full = sum(int(layer.bytes[:, 0].sum()) for layer in layers)
     low = sum(int(layer.bytes[:, 2].sum()) for layer in layers)
-    codes = {(f, w): int(rng.integers(0, 30)) for f in ("conv", "fc") for w in (4, 2)} if code else {}
+    codes = {}
+    if code == "width":
+        codes = {(f, w): int(rng.integers(0, 30)) for f in ("conv", "fc") for w in (4, 2)}
+    elif code == "family":
+        codes = {f: int(rng.integers(0, 40)) for f in ("conv", "fc")}
     budget = fixed + low + int(budget_frac * (full - low)) + (max(codes.values()) if code else 0)
     return BitProblem(tuple(layers), fixed, budget, codes)
 
@@ -43,7 +47,7 @@ def _brute(p):
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("code", [False, True])
+@pytest.mark.parametrize("code", [None, "width", "family"])
 def test_milp_equals_brute_force(seed, code):
     rng = np.random.default_rng(seed)
     p = _problem(rng, n_layers=int(rng.integers(1, 4)), max_ch=3, code=code,

@@ -3,7 +3,9 @@
 The problem (``BitProblem``): layers of output channels; channel c of layer l stored at width b
 costs ``bytes[l][c, b]`` of flash and adds ``sens[l][c, b]`` to the objective (its sensitivity,
 from mcc.planner.sensitivity; 0 at 8 bits). Using width b < 8 anywhere in a layer that runs kernel
-family f (e.g. the packed conv kernel) adds ``code[(f, b)]`` bytes once (the kernel's code). The
+family f (e.g. the packed conv kernel) adds ``code[(f, b)]`` bytes once (the kernel's code); a key
+``code[f]`` instead charges one cost for any width below 8 in the family (one packed kernel runs
+s4, s2 and mixed widths). The
 flash of a choice is ``fixed + sum of channel bytes + sum of the code of the families used``; it
 must stay within ``budget``. Activations stay int8: main has no int16 convolution path yet, so
 activation widths are not a choice (the SRAM budget is checked, not optimised: weights live in
@@ -73,8 +75,12 @@ def flash_of(problem: BitProblem, widths: dict[str, tuple[int, ...]]) -> int:
     for layer in problem.layers:
         idx = np.array([WIDTHS.index(b) for b in widths[layer.name]])
         total += int(layer.bytes[np.arange(layer.channels), idx].sum())
-        used |= {(layer.family, b) for b in set(widths[layer.name]) if b != 8}
+        used |= {_code_key(problem, layer.family, b) for b in set(widths[layer.name]) if b != 8}
     return total + sum(int(problem.code.get(k, 0)) for k in used)
+
+
+def _code_key(problem: BitProblem, family: str, b: int):
+    return family if family in problem.code else (family, b)
 
 
 def objective_of(problem: BitProblem, widths: dict[str, tuple[int, ...]]) -> float:
@@ -131,7 +137,7 @@ def _milp(problem: BitProblem, time_limit: float) -> Allocation | None:
 
     nw = len(WIDTHS)
     n = problem.n_channels
-    fams = sorted({(layer.family, b) for layer in problem.layers for b in WIDTHS[1:]})
+    fams = sorted({_code_key(problem, layer.family, b) for layer in problem.layers for b in WIDTHS[1:]}, key=str)
     fam_index = {k: n * nw + i for i, k in enumerate(fams)}
     nv = n * nw + len(fams)
     cost = np.zeros(nv)
@@ -153,7 +159,7 @@ def _milp(problem: BitProblem, time_limit: float) -> Allocation | None:
             r += 1
             for j, b in enumerate(WIDTHS[1:], start=1):  # x[c, b] <= y[family, b]
                 rows += [r, r]
-                cols += [v + j, fam_index[(layer.family, b)]]
+                cols += [v + j, fam_index[_code_key(problem, layer.family, b)]]
                 vals += [1.0, -1.0]
                 lo.append(-np.inf)
                 hi.append(0)

@@ -146,13 +146,12 @@ def build_problem(g: Graph, target: str, budget: int, sens: dict[str, np.ndarray
         layers.append(Layer(name, kind, b, s))
         int8_weights += n * k
     code = {}
-    if packed:  # the code a family's packed kernel adds, measured by predicting a model using it
+    if packed:  # the code a family's packed kernel adds (one kernel for s4, s2 and mixed), measured
         for kind in sorted({layer.family for layer in layers}):
-            for w in WIDTHS[1:]:
-                gw = set_weight_bits(g, _uniform(g, w, {kind}))
-                saved = sum(int(layer.bytes[:, 0].sum() - layer.bytes[:, WIDTHS.index(w)].sum())
-                            for layer in layers if layer.family == kind)
-                code[(kind, w)] = max(0, predict_graph(gw, target).flash - int8_flash + saved)
+            gw = set_weight_bits(g, _uniform(g, 4, {kind}))
+            saved = sum(int(layer.bytes[:, 0].sum() - layer.bytes[:, 1].sum()) for layer in layers
+                        if layer.family == kind)
+            code[kind] = max(0, predict_graph(gw, target).flash - int8_flash + saved)
     slack = 16 * len(layers)
     return BitProblem(tuple(layers), int8_flash - int8_weights, budget - slack, code)
 
@@ -210,6 +209,11 @@ def make_plan(g: Graph, target: str, flash: int | None = None, sram: int | None 
                                  problem.code)
         else:
             raise NoFitError(no_fit_message(problem))
+        if p2.sram > sram_budget:
+            raise NoFitError(f"the widths that fit the flash budget need {p2.sram:,} bytes of SRAM on {t.board.name} "
+                             f"(the packed kernels' scratch), over the budget of {sram_budget:,}: the smallest SRAM "
+                             f"reachable is {p8.sram:,} bytes (all weights at 8 bits, which needs {p8.flash:,} "
+                             "bytes of flash)")
     layers = []
     for name, kind, n, k in _layers(g):
         ws = alloc.widths[name]
