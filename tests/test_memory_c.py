@@ -177,3 +177,17 @@ def test_patches_share_the_weights(tmp_path):
     assert opt.weight_bytes == ff.weight_bytes
     count = (tmp_path / "opt/mcc_weights.h").read_text().count("extern const")
     assert count == (tmp_path / "ff/mcc_weights.h").read_text().count("extern const")
+
+
+def test_analyze_shows_the_plan():
+    import json
+    runner = CliRunner()
+    r = runner.invoke(main, ["analyze", str(MLPERF["resnet8"]), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    mem = d["memory"]
+    assert mem["arena_bytes"] == d["totals"]["arena_bytes"] < mem["steps"]["first fit"]["arena_bytes"]
+    assert mem["patch"]["bands"] > 1 and mem["patch"]["recompute_overhead"] > 0
+    assert len(d["layers"]) == 16  # the model's own layers
+    text = runner.invoke(main, ["analyze", str(MLPERF["resnet8"])]).output
+    assert "memory plan" in text and "row bands" in text and "offset down" in text
