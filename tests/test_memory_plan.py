@@ -2,8 +2,6 @@
 order search is optimal against brute force, in-place and patch-based plans compute the same
 outputs as the numpy reference interpreter when simulated on a byte arena."""
 
-import itertools
-
 import numpy as np
 import pytest
 
