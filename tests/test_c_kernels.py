@@ -478,6 +478,7 @@ def test_kernels_compile_warning_free(tmp_path, compiler):
     from mcc.codegen.calls import KERNELS, POOL_KERNELS
     expected = {k.function for k in list(KERNELS.values()) + list(POOL_KERNELS.values())}
     expected |= {"mcc_conv_1x1_s8", "mcc_depthwise_conv_3x3_s8"}  # DSP shape specialisations
+    expected |= {"mcc_fully_connected_sparse_s8", "mcc_conv_1x1_sparse_s8"}  # sparse weights
     assert {p.stem for p in srcs} == expected
     run = subprocess.run([compiler, *flags, f"-I{ck.INCLUDE}", *map(str, srcs)],
                          capture_output=True, text=True, cwd=tmp_path)
