@@ -54,9 +54,16 @@ mcc_status mcc_fully_connected_sparse_s8(const mcc_fully_connected_params *p, co
             uint32_t acc = bias != NULL ? (uint32_t)bias[o] : 0u;
             const int8_t *xp = x;
             const int32_t ch = p->per_channel ? o : 0;
-            for (; n > 0; --n, e += 2) {
+            for (; n >= 2; n -= 2, e += 4) { /* two entries per iteration */
+                const int8_t *xq = xp + e[0];
+                xp = xq + e[2];
+                acc += (uint32_t)((int32_t)*xq * (int32_t)(int8_t)e[1]);
+                acc += (uint32_t)((int32_t)*xp * (int32_t)(int8_t)e[3]);
+            }
+            if (n > 0) {
                 xp += e[0];
                 acc += (uint32_t)((int32_t)*xp * (int32_t)(int8_t)e[1]);
+                e += 2;
             }
             out[o] = sparse_out(mcc_wrap_s32(acc), p->multiplier[ch], p->shift[ch], p->output_offset,
                                 p->act_min, p->act_max);

@@ -134,14 +134,15 @@ class CountModel:
         return (self.per_entry * entries + self.per_row * rows + self.per_pass) * passes + self.fixed
 
 
-# (C function, has_dsp) -> model. Fitted with `benchmarks/bench_sparse.py --fit` (24 random
-# layers each): has_dsp on mps2-an386 (Cortex-M4; the one-SMLAL requantization), largest relative
-# error 0.63 % (FULLY_CONNECTED) and 0.61 % (1x1 conv); portable (mcc_requantize) on the same core,
-# 0.17 % and 0.68 %, and within 0.3 % of the Cortex-M3 (mps2-an385) counts of bench_sparse.py.
+# (C function, has_dsp) -> model, fitted with `benchmarks/bench_sparse.py --fit` (24 random layers
+# each; largest relative error on them in brackets). has_dsp: on mps2-an386 (Cortex-M4, the
+# one-SMLAL requantization), FC (0.47 %), 1x1 conv (0.61 %). Portable: FC on mps2-an385 (Cortex-M3,
+# 0.15 %); 1x1 conv on the Cortex-M4 with mcc_requantize (0.68 %; within 0.2 % of the Cortex-M3
+# counts of bench_sparse.py --board mps2-an385).
 SPARSE_MODELS = {
-    ("mcc_fully_connected_sparse_s8", True): CountModel(8.00, 61.66, 43.28, 45.16),
+    ("mcc_fully_connected_sparse_s8", True): CountModel(7.00, 73.59, 79.30, 10.39),
     ("mcc_conv_1x1_sparse_s8", True): CountModel(10.02, 103.78, 124.88, 51.57),
-    ("mcc_fully_connected_sparse_s8", False): CountModel(8.00, 73.40, 28.21, 46.90),
+    ("mcc_fully_connected_sparse_s8", False): CountModel(7.00, 85.34, 63.59, 14.02),
     ("mcc_conv_1x1_sparse_s8", False): CountModel(10.02, 132.76, 129.56, -17.21),
 }
 
