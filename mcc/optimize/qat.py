@@ -199,6 +199,11 @@ class QATModel(keras.Model):
                                            initializer="zeros")
         self.tracked_names = list(self.lo)
 
+    @property
+    def ends_in_softmax(self) -> bool:
+        """The output is a probability (for ``mcc.optimize.trainer``'s choice of loss)."""
+        return self.graph.ops[-1].kind == "SOFTMAX"
+
     # ---- ranges
     def init_ranges(self, x: np.ndarray, max_samples: int = 512) -> None:
         """Set the EMA ranges to a min/max calibration of the *current* float weights on ``x``."""
