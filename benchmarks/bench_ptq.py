@@ -2,7 +2,15 @@
 and per-channel weights) against the float model and against the TFLite converter's own PTQ on
 the same calibration data, on Fashion-MNIST (10k test images) and the 45 real SWW windows.
 
-    .venv/bin/python benchmarks/bench_ptq.py [--n-test 10000] [--n-calib 500] [--only fashion,sww]
+    .venv/bin/python benchmarks/bench_ptq.py [--n-test 10000] [--n-calib 500] [--only fashion,sww,resnet8]
+                                             [--qat-train 2500] [--n-resnet8 1000]
+
+Also: mcc's PTQ dynamic (int8 / int16 per-channel weights, float32 activations: run by the float64
+reference of the hybrid IR, which the generated C follows within float32 rounding); QAT at 8 and 4
+bits on Fashion-MNIST (one epoch on the first --qat-train training images, from min/max ranges);
+and the top-1 agreement of mcc's per-channel MinMax PTQ with the converter's int8 model on
+ResNet-8 (no CIFAR-10 here: Fashion-MNIST test images padded to 32x32 and repeated over 3 channels,
+calibrated on 200 training images) and on SWW.
 
 Every int8 model (mcc's and the converter's) runs in mcc's numpy reference interpreter, which is
 bit-exact with TFLM (and mcc's generated C is bit-exact with it). The converter is
@@ -36,6 +44,8 @@ from mcc.frontend.keras import load_keras, read_model  # noqa: E402
 from mcc.quantize_api import quantize_model  # noqa: E402
 from mcc.evaluate import predict_int8  # noqa: E402
 from mcc.reference import float_interp  # noqa: E402
+from mcc.quantize_dynamic_api import quantize_dynamic_model  # noqa: E402
+from mcc.quantize_dynamic_cli import predict_hybrid  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -69,7 +79,7 @@ def tflite_ptq(model, calib: np.ndarray, per_channel: bool, path: Path):
 
 
 def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
-             extra: dict, tmp: Path) -> list[tuple]:
+             extra: dict, tmp: Path, qat_train=None) -> list[tuple]:
     model = read_model(model_path)
     g = load_keras(model)
     t0 = time.perf_counter()
@@ -106,6 +116,24 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
         row(f"TFLite converter {'per-channel' if per_channel else 'per-tensor'}", predict_int8(tg, x), t)
     for label, path in extra.items():
         row(label, predict_int8(load_tflite(path), x), 0.0)
+    for bits in (8, 16):
+        t0 = time.perf_counter()
+        h = quantize_dynamic_model(g, bits)
+        t = time.perf_counter() - t0
+        row(f"mcc PTQ dynamic int{bits} weights, float32 act.", predict_hybrid(h, x), t)
+    if qat_train is not None:
+        import keras
+        from mcc.optimize import export, fine_tune, qat_model
+
+        xq, yq = qat_train
+        for bits in (8, 4):
+            keras.utils.set_random_seed(0)
+            t0 = time.perf_counter()
+            q = qat_model(model, bits=bits, calib_data=xq)
+            fine_tune(q, xq, yq, epochs=1, batch_size=64, verbose=0)
+            qg = export(q)
+            t = time.perf_counter() - t0
+            row(f"mcc QAT {bits}-bit weights (1 epoch, {len(xq)} images)", predict_int8(qg, x), t)
     for kind in ("per-tensor", "per-channel"):
         mine = outputs[f"mcc {'minmax':10s} {kind}"]
         peer = outputs[f"TFLite converter {kind}"]
@@ -115,21 +143,49 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
     return rows
 
 
+def resnet8_agreement(n: int, tmp: Path) -> None:
+    """ResNet-8: top-1 agreement of mcc's per-channel MinMax PTQ with the converter's int8 model."""
+
+    def rgb32(a):
+        return np.repeat(np.pad(a, ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=3).astype(np.float32)
+
+    x, xc = rgb32(fashion("t10k")[0][:n]), rgb32(fashion("train")[0][:200])
+    model = read_model(ROOT / "examples/mlperf_tiny/ic/resnet8.h5")
+    g = load_keras(model)
+    pf = float_interp.run(g, [x])[0].reshape(len(x), -1)
+    peer = predict_int8(tflite_ptq(model, xc, True, tmp / "resnet8.tflite"), x)
+    t = Table(title=f"ResNet-8, {n} Fashion-MNIST-derived 32x32x3 images: mcc per-channel MinMax vs the converter")
+    for c in ("mcc configuration", "same top-1 as converter", "identical outputs", "same top-1 as float"):
+        t.add_column(c, justify="left" if c == "mcc configuration" else "right")
+    t.add_row("TFLite converter (peer)", "100.00 %", "100.00 %", f"{100 * np.mean(peer.argmax(1) == pf.argmax(1)):.2f} %")
+    for label, kw in (("minmax (measured ranges)", {}),
+                      ("minmax, tflite_compat (converter's in-place ADD ranges)", {"tflite_compat": True})):
+        mine = predict_int8(quantize_model(g, xc, progress=False, **kw), x)
+        t.add_row(label, f"{100 * np.mean(mine.argmax(1) == peer.argmax(1)):.2f} %",
+                  f"{100 * np.mean(np.all(mine == peer, axis=1)):.2f} %",
+                  f"{100 * np.mean(mine.argmax(1) == pf.argmax(1)):.2f} %")
+    console.print(t)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-test", type=int, default=10000, help="Fashion-MNIST test images")
     ap.add_argument("--n-calib", type=int, default=500, help="Fashion-MNIST calibration images (train split)")
-    ap.add_argument("--only", default="fashion,sww")
+    ap.add_argument("--only", default="fashion,sww,resnet8")
+    ap.add_argument("--qat-train", type=int, default=2500, help="Fashion-MNIST training images for QAT (0: no QAT)")
+    ap.add_argument("--n-resnet8", type=int, default=1000, help="images for the ResNet-8 agreement")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if "fashion" in args.only:
             xt, yt = fashion("t10k")
-            xc = fashion("train")[0][:args.n_calib]
+            xtr, ytr = fashion("train")
+            xc = xtr[:args.n_calib]
             console.print(f"Fashion-MNIST CNN: {args.n_test} test images, {len(xc)} calibration images")
+            qat = (xtr[:args.qat_train], ytr[:args.qat_train]) if args.qat_train > 0 else None
             rows += evaluate("fashion", ROOT / "tests/data/fashion_cnn.keras", xc, xt[:args.n_test],
-                             yt[:args.n_test], {}, tmp)
+                             yt[:args.n_test], {}, tmp, qat)
         if "sww" in args.only:
             d = np.load(ROOT / "examples/mlperf_tiny/sww/labelled_windows.npz")
             xs, ys = d["specs"].astype(np.float32), d["labels"].astype(np.int64)
@@ -137,7 +193,10 @@ def main():
             rows += evaluate("sww", ROOT / "examples/mlperf_tiny/sww/sww_dscnn.h5", xs, xs, ys,
                              {"MLPerf shipped int8 model": ROOT / "examples/mlperf_tiny/sww/sww_dscnn_int8.tflite"},
                              tmp)
-    t = Table(title="PTQ top-1 accuracy (int8 models run by mcc's reference interpreter, bit-exact with TFLM)")
+        if "resnet8" in args.only:
+            resnet8_agreement(args.n_resnet8, tmp)
+    t = Table(title="top-1 accuracy (int8 models run by mcc's reference interpreter, bit-exact with TFLM; "
+                    "PTQ dynamic by the float64 hybrid reference)")
     for c in ("model", "configuration", "accuracy", "vs float", "top-1 = float", "mean max|p - p_float|",
               "quantize time"):
         t.add_column(c, justify="left" if c in ("model", "configuration") else "right")

@@ -24,8 +24,11 @@ ranges are keyed by the IR tensor names that ``mcc.passes.quantize.quantize`` ex
   training data). Tensors that mcc makes share parameters (max/avg pool, reshape, pad,
   concatenation groups) use the union of their ranges, as ``quantize`` does. SOFTMAX / LOGISTIC
   outputs use the fixed scale 1/256, zero point -128.
+- Biases: fake-quantized as the kernels hold them, int32 at input scale x weight scale
+  (``quantize_bias``), with TFLite's activation zero points and round-half-away rounding (the
+  kernels' and the exporter's), so that the forward pass follows the integer pipeline.
 - BatchNorm: folded before QAT (with the model's moving statistics), i.e. the statistics are
-  frozen from the start; there is no ``freeze_bn_epoch`` phase.
+  frozen from the start; there is no ``freeze_bn_epoch`` phase (not implemented).
 - Export: the float IR with the trained weights, the EMA ranges through ``quantize``; the weight
   tensors are then replaced by the QAT integers and scales (for bits < 8 they hold values in
   +-(2^(bits-1)-1), stored as int8) and the int32 biases recomputed at input x weight scale.
@@ -66,23 +69,56 @@ def _reduce_axes(kind: str, ndim: int) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------------------- fake quantization
+def round_half_away(x):
+    """Round to nearest, ties away from zero, as the integer kernels and TFLite's quantizer round
+    (``ops.round`` rounds ties to even: average pooling of int8 values hits ties often)."""
+    return ops.sign(x) * ops.floor(ops.abs(x) + 0.5)
+
+
+def weight_scales(w, kind: str, bits: int):
+    """Per-output-channel symmetric scales max|w| / (2^(bits-1)-1), broadcastable against ``w``."""
+    m = ops.max(ops.abs(w), axis=_reduce_axes(kind, len(w.shape)), keepdims=True)
+    return ops.maximum(m, Q.NEAR_ZERO / 2) / float(_qmax(bits))
+
+
 def fake_quant_weights(w, kind: str, bits: int):
     """Per-output-channel symmetric fake quantization with a straight-through gradient."""
     qmax = float(_qmax(bits))
-    m = ops.max(ops.abs(w), axis=_reduce_axes(kind, len(w.shape)), keepdims=True)
-    s = ops.maximum(m, Q.NEAR_ZERO / 2) / qmax
-    q = ops.clip(ops.round(w / s), -qmax, qmax) * s
+    s = weight_scales(w, kind, bits)
+    q = ops.clip(round_half_away(w / s), -qmax, qmax) * s
     return w + ops.stop_gradient(q - w)
 
 
-def fake_quant_act(x, lo, hi):
-    """int8 asymmetric fake quantization over [lo, hi] (TFLite parameters), straight-through."""
+def fake_quant_bias(b, scale):
+    """The int32 bias of the kernels: round(b / (s_in * s_w)) at scale s_in * s_w, straight-through."""
+    q = round_half_away(b / scale) * scale
+    return b + ops.stop_gradient(q - b)
+
+
+def activation_qparams(lo, hi):
+    """(scale, zero point) of an int8 tensor over [lo, hi], as ``mcc.quant.params.activation_params``
+    computes them for the export (zero point from the end with the smaller rounding error, rounded
+    half away from zero, clamped to [-128, 127]; the scale rounded to float32)."""
     lo = ops.minimum(lo, 0.0)
     hi = ops.maximum(hi, 0.0)
     hi = ops.maximum(hi, lo + Q.NEAR_ZERO)
     s = (hi - lo) / 255.0
-    zp = ops.clip(ops.round(-128.0 - lo / s), -128.0, 127.0)
-    q = ops.clip(ops.round(x / s) + zp, -128.0, 127.0)
+    zp_min, err_min = -128.0 - lo / s, 128.0 + ops.abs(lo / s)
+    zp_max, err_max = 127.0 - hi / s, 127.0 + ops.abs(hi / s)
+    zp = ops.where(err_min < err_max, zp_min, zp_max)
+    return s, ops.clip(round_half_away(zp), -128.0, 127.0)
+
+
+def fake_quant_act(x, lo, hi, round_stored: bool = False):
+    """int8 asymmetric fake quantization over [lo, hi] (TFLite parameters), straight-through.
+
+    The kernels round ``x / s`` and then add the zero point, except average pooling, which
+    rounds the mean of the stored int8 values, i.e. ``x / s + zp`` (``round_stored``)."""
+    s, zp = activation_qparams(lo, hi)
+    if round_stored:
+        q = ops.clip(round_half_away(x / s + zp), -128.0, 127.0)
+    else:
+        q = ops.clip(round_half_away(x / s) + zp, -128.0, 127.0)
     y = (q - zp) * s
     return x + ops.stop_gradient(y - x)
 
@@ -123,8 +159,10 @@ def _safe(name: str) -> str:
 class QATModel(keras.Model):
     """The float IR graph run with keras.ops, weights and activations fake-quantized."""
 
-    def __init__(self, graph: Graph, bits: int = 8, ema_decay: float = 0.99, **kwargs):
+    def __init__(self, graph: Graph, bits: int = 8, ema_decay: float = 0.99, quantize_bias: bool = True,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.quantize_bias = quantize_bias
         if not 2 <= bits <= 8:
             raise MccError(f"bits must be in 2..8, got {bits}")
         for op in graph.ops:
@@ -161,6 +199,11 @@ class QATModel(keras.Model):
                                            initializer="zeros")
         self.tracked_names = list(self.lo)
 
+    @property
+    def ends_in_softmax(self) -> bool:
+        """The output is a probability (for ``mcc.optimize.trainer``'s choice of loss)."""
+        return self.graph.ops[-1].kind == "SOFTMAX"
+
     # ---- ranges
     def init_ranges(self, x: np.ndarray, max_samples: int = 512) -> None:
         """Set the EMA ranges to a min/max calibration of the *current* float weights on ``x``."""
@@ -179,7 +222,7 @@ class QATModel(keras.Model):
             out[n] = (0.0, 255.0 / 256)
         return out
 
-    def _fq(self, name: str, x, training: bool):
+    def _fq(self, name: str, x, training: bool, round_stored: bool = False):
         if name in self.fixed:
             return fake_quant_act(x, 0.0, 255.0 / 256)
         if training:
@@ -188,11 +231,20 @@ class QATModel(keras.Model):
             bmin, bmax = ops.stop_gradient(ops.min(x, axis=axes)), ops.stop_gradient(ops.max(x, axis=axes))
             self.lo[name].assign(d * self.lo[name] + (1 - d) * bmin)
             self.hi[name].assign(d * self.hi[name] + (1 - d) * bmax)
+        return fake_quant_act(x, *self._group_range(name), round_stored=round_stored)
+
+    def _group_range(self, name: str):
+        """The range of ``name``'s parameter-sharing group (the union, as ``quantize`` takes it)."""
         members = [m for m in self.groups[name] if m in self.lo]
         lo, hi = self.lo[members[0]], self.hi[members[0]]
         for m in members[1:]:
             lo, hi = ops.minimum(lo, self.lo[m]), ops.maximum(hi, self.hi[m])
-        return fake_quant_act(x, lo, hi)
+        return lo, hi
+
+    def _input_scale(self, name: str):
+        if name in self.fixed:
+            return 1.0 / 256
+        return activation_qparams(*self._group_range(name))[0]
 
     # ---- forward
     def _const(self, name: str):
@@ -203,6 +255,9 @@ class QATModel(keras.Model):
         if k in LINEAR:
             wq = fake_quant_weights(self.w[op.outputs[0]], k, self.bits)
             b = self.b[op.outputs[0]]
+            if self.quantize_bias:  # the int32 bias at input scale x weight scale, as exported
+                s_w = ops.reshape(weight_scales(self.w[op.outputs[0]], k, self.bits), (-1,))
+                b = fake_quant_bias(b, self._input_scale(op.inputs[0]) * s_w)
             if k == "CONV_2D":  # OHWI -> HWIO
                 y = ops.conv(args[0], ops.transpose(wq, (1, 2, 3, 0)), strides=a.stride,
                              padding=a.padding.lower(), dilation_rate=a.dilation)
@@ -256,7 +311,7 @@ class QATModel(keras.Model):
             y = _activation(y, getattr(op.attrs, "activation", "NONE"))
             out = g.tensors[op.outputs[0]]
             y = ops.reshape(y, (-1,) + tuple(out.shape[1:]))
-            env[op.outputs[0]] = self._fq(op.outputs[0], y, training)
+            env[op.outputs[0]] = self._fq(op.outputs[0], y, training, op.kind == "AVERAGE_POOL_2D")
         if capture is not None:
             capture.update(env)
         return env[g.outputs[0]]
@@ -331,15 +386,21 @@ def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
 
 def fine_tune(qat: QATModel, x, y, epochs: int = 1, batch_size: int = 64, learning_rate: float = 5e-4,
               loss="sparse_categorical_crossentropy", metrics=("accuracy",), validation_data=None,
-              verbose="auto", init_samples: int = 512):
+              verbose="auto", init_samples: int = 512, trainer=None):
     """Train ``qat`` with ``fit`` (Keras progress bar; ``verbose=0`` for none). Returns the History.
 
     The activation ranges start from a min/max calibration on ``x[:init_samples]`` (once) and
-    follow an EMA of the batch min/max while training.
+    follow an EMA of the batch min/max while training. ``trainer`` (``mcc.optimize.trainer``
+    protocol, e.g. a distillation trainer) replaces the default compile-and-fit: it gets the QAT
+    model and trains it with its own loss (``learning_rate``, ``loss`` and ``metrics`` are then its
+    business).
     """
     x = np.asarray(x, np.float32)
     if float(qat.initialized.numpy()) == 0.0:
         qat.init_ranges(x, init_samples)
+    if trainer is not None:
+        return trainer.fit(qat, x, y, epochs=epochs, batch_size=batch_size, callbacks=(),
+                           validation_data=validation_data, verbose=0 if verbose == "auto" else verbose)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics or []))
     return qat.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
                    verbose=verbose)

@@ -45,6 +45,9 @@ class LabelTrainer:
 
 
 def _ends_in_softmax(model) -> bool:
+    flag = getattr(model, "ends_in_softmax", None)  # models without Keras layers (QAT) say so
+    if flag is not None:
+        return bool(flag)
     last = model.layers[-1]
     act = getattr(last, "activation", None)
     name = getattr(act, "__name__", "") if act is not None else ""

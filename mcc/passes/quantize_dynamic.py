@@ -30,10 +30,9 @@ WEIGHT_BITS = {8: ("int8", 127), 16: ("int16", 32767)}
 
 def weight_scales(w: np.ndarray, axis: int, qmax: int) -> np.ndarray:
     """Per-channel symmetric scales max|w_c| / qmax as float32 values (an all-zero channel gets
-    the static quantizer's tiny scale, so that every scale is positive)."""
-    s8 = Q.weight_scales(w, axis)  # max|w| / 127, floored like the static quantizer
-    m = np.asarray(s8, np.float64) * 127.0
-    return np.array([float(np.float32(v / qmax)) for v in m], np.float64)
+    the static quantizer's tiny floor, so that every scale is positive)."""
+    a = np.moveaxis(np.abs(w.astype(np.float64)), axis, 0).reshape(w.shape[axis], -1).max(axis=1)
+    return np.array([float(np.float32(v / qmax)) for v in np.maximum(a, Q.NEAR_ZERO / 2)])
 
 
 def quantize_weights(w: np.ndarray, scales: np.ndarray, axis: int, bits: int) -> np.ndarray:
@@ -51,7 +50,7 @@ def quantize_dynamic(graph: Graph, weight_bits: int = 8) -> Graph:
     check_float_graph(graph)
     dtype, qmax = WEIGHT_BITS[weight_bits]
     tensors = dict(graph.tensors)
-    done: dict[str, str] = {}
+    done: set[str] = set()
     ops = []
     for op in graph.ops:
         if op.kind not in WEIGHT_AXIS or op.inputs[1] is None:
@@ -64,7 +63,7 @@ def quantize_dynamic(graph: Graph, weight_bits: int = 8) -> Graph:
             scales = weight_scales(w.data, axis, qmax)
             q = QuantParams(tuple(float(s) for s in scales), (0,) * scales.size, axis, bits=weight_bits)
             tensors[wname] = Tensor(wname, w.shape, dtype, q, quantize_weights(w.data, scales, axis, weight_bits))
-            done[wname] = wname
+            done.add(wname)
         ops.append(op)
     users = {n for op in graph.ops if op.kind not in WEIGHT_AXIS for n in op.inputs}
     shared = sorted(users & set(done))
