@@ -80,7 +80,11 @@ def test_surgery_equals_masked_model(model, seed):
     assert small.count_params() < work.count_params() / 2
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+TRAINING_METHODS = ("slim", "admm", "movement")      # they train before ranking
+
+
+@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m in TRAINING_METHODS else m
+                                    for m in METHODS])
 def test_each_criterion_reaches_its_sparsity(model, xy, method):
     before = [w.copy() for w in model.get_weights()]
     x, y = xy
@@ -115,6 +119,7 @@ def test_structured_l1_picks_the_smallest_filters():
     np.testing.assert_array_equal(res.model.get_layer("a").get_weights()[0], w[..., [1, 3]])
 
 
+@pytest.mark.slow
 def test_unstructured_masks_survive_fine_tuning():
     """Through the default LabelTrainer: the mask callback reaches keras.Model.fit."""
     keras.utils.set_random_seed(0)
@@ -128,6 +133,7 @@ def test_unstructured_masks_survive_fine_tuning():
     assert not np.array_equal(k, m.get_layer("fc").get_weights()[0] * (k != 0))   # it trained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["linear", "agp", "lottery"])
 def test_schedules_reach_the_target(model, xy, schedule):
     x, y = xy
@@ -143,6 +149,7 @@ def test_agp_fraction_is_cubic():
     assert agp_fraction(2, 4) == pytest.approx(1 - 0.5 ** 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["annealing", "amc", "auto_compress"])
 def test_searches_meet_the_budget(model, xy, schedule):
     from mcc.optimize.prune.costs import totals
