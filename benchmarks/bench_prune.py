@@ -67,13 +67,16 @@ def resnet8(input_shape=(28, 28, 1), classes=10):
 
     inp = keras.Input(input_shape, name="pixels")
     x = layers.Rescaling(1 / 255.0)(inp)
-    x = layers.Activation("relu")(layers.BatchNormalization()(conv(16, 3)(x)))
-    y = layers.Activation("relu")(layers.BatchNormalization()(conv(16, 3)(x)))
-    y = layers.BatchNormalization()(conv(16, 3)(y))
+    def bn():     # momentum 0.9: with few training steps the default 0.99 leaves stale moving statistics
+        return layers.BatchNormalization(momentum=0.9)
+
+    x = layers.Activation("relu")(bn()(conv(16, 3)(x)))
+    y = layers.Activation("relu")(bn()(conv(16, 3)(x)))
+    y = bn()(conv(16, 3)(y))
     x = layers.Activation("relu")(layers.Add()([x, y]))
     for f in (32, 64):
-        y = layers.Activation("relu")(layers.BatchNormalization()(conv(f, 3, 2)(x)))
-        y = layers.BatchNormalization()(conv(f, 3)(y))
+        y = layers.Activation("relu")(bn()(conv(f, 3, 2)(x)))
+        y = bn()(conv(f, 3)(y))
         x = layers.Activation("relu")(layers.Add()([conv(f, 1, 2)(x), y]))
     x = layers.AveragePooling2D(pool_size=x.shape[1])(x)
     x = layers.Flatten()(x)
@@ -121,7 +124,7 @@ def base_model(which: str, data: dict, args) -> object:
 
     if which == "fashion":
         return keras.saving.load_model(ROOT / "tests/data/fashion_cnn.keras", compile=False)
-    cache = Path(args.cache) / f"resnet8_fashion_e{args.base_epochs}_n{args.train_n}.keras"
+    cache = Path(args.cache) / f"resnet8_fashion_bn09_e{args.base_epochs}_n{args.train_n}.keras"
     if cache.exists():
         return keras.saving.load_model(cache, compile=False)
     keras.utils.set_random_seed(1234)

@@ -80,7 +80,11 @@ def test_surgery_equals_masked_model(model, seed):
     assert small.count_params() < work.count_params() / 2
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+TRAINING_METHODS = ("slim", "admm", "movement")      # they train before ranking
+
+
+@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m in TRAINING_METHODS else m
+                                    for m in METHODS])
 def test_each_criterion_reaches_its_sparsity(model, xy, method):
     before = [w.copy() for w in model.get_weights()]
     x, y = xy
@@ -115,14 +119,21 @@ def test_structured_l1_picks_the_smallest_filters():
     np.testing.assert_array_equal(res.model.get_layer("a").get_weights()[0], w[..., [1, 3]])
 
 
-def test_unstructured_masks_survive_fine_tuning(model, xy):
-    x, y = xy
-    res = prune_model(model, _fast(method="level", sparsity=0.7, epochs=1), x, y, progress=False)
+@pytest.mark.slow
+def test_unstructured_masks_survive_fine_tuning():
+    """Through the default LabelTrainer: the mask callback reaches keras.Model.fit."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 6, 3))
+    h = layers.Conv2D(6, 3, activation="relu", name="c")(inp)
+    m = keras.Model(inp, layers.Dense(5, name="fc")(layers.Flatten()(h)))
+    x, y = data(128, shape=(6, 6, 3))
+    res = prune_model(m, _fast(method="level", sparsity=0.7, epochs=1), x, y, progress=False)
     k = res.model.get_layer("fc").get_weights()[0]
     assert abs((k == 0).mean() - 0.7) < 0.01
-    assert not np.array_equal(k, model.get_layer("fc").get_weights()[0] * (k != 0))   # it trained
+    assert not np.array_equal(k, m.get_layer("fc").get_weights()[0] * (k != 0))   # it trained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["linear", "agp", "lottery"])
 def test_schedules_reach_the_target(model, xy, schedule):
     x, y = xy
@@ -138,6 +149,7 @@ def test_agp_fraction_is_cubic():
     assert agp_fraction(2, 4) == pytest.approx(1 - 0.5 ** 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", ["annealing", "amc", "auto_compress"])
 def test_searches_meet_the_budget(model, xy, schedule):
     from mcc.optimize.prune.costs import totals

@@ -43,6 +43,7 @@ def _invoke(args):
     return CliRunner().invoke(main, args)
 
 
+@pytest.mark.slow
 def test_cli_prune_writes_a_loadable_smaller_model(tmp_path):
     x, y = data(64)
     npz = tmp_path / "train.npz"
