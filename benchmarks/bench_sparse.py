@@ -131,7 +131,7 @@ def main():
         first_i = first_b = None
         for (p_, s, x, w, b), (d, n) in zip(layers, counts):
             e = SP.encode(w)
-            model = SP.SPARSE_MODELS[sparse_fn(p_)](e.entries, e.rows, SP.passes(p_))
+            model = SP.SPARSE_MODELS[sparse_fn(p_), args.board != "mps2-an385"](e.entries, e.rows, SP.passes(p_))
             t.add_row(label, f"{s:.2f}", f"{d:,}", f"{n:,}", f"{model:,.0f}", f"{n / d:.2f}", f"{w.size:,}",
                       f"{e.nbytes:,}", f"{e.nbytes / w.size:.2f}")
             if first_i is None and n < d:

@@ -478,6 +478,7 @@ def test_kernels_compile_warning_free(tmp_path, compiler):
     from mcc.codegen.calls import KERNELS, POOL_KERNELS
     expected = {k.function for k in list(KERNELS.values()) + list(POOL_KERNELS.values())}
     expected |= {"mcc_conv_1x1_s8", "mcc_depthwise_conv_3x3_s8"}  # DSP shape specialisations
+    expected |= {"mcc_fully_connected_sparse_s8", "mcc_conv_1x1_sparse_s8"}  # sparse weights
     from mcc.codegen.hybrid import FUNCTIONS as HYBRID_FUNCTIONS
     expected |= set(HYBRID_FUNCTIONS)  # float / hybrid kernels of PTQ dynamic
     from mcc.codegen.calls16 import KERNELS16, POOL_KERNELS16  # 16x8 kernels

@@ -315,9 +315,9 @@ static inline void mcc_gemm_pairs_fast(const int8_t *w0, const int16_t *cols, in
                                        const mcc_out_stage *os, int8_t *out0, int8_t *out1)
 {
 #if defined(MCC_DSP_ASM)
-    /* Duff entry into the 4-group loop: TBB to the group that leaves a multiple of four. */
+    /* Duff entry into the 8-group loop: TBB to the group that leaves a multiple of eight. */
     const int32_t groups = k >> 2;
-    const int32_t entry = groups & 3;
+    const int32_t entry = groups & 7;
     const int32_t ostride = (int32_t)(out1 - out0);
     const int8_t *out_end = out0 + 2 * pairs;
     const int32_t full = os->full;
@@ -356,15 +356,20 @@ static inline void mcc_gemm_pairs_fast(const int8_t *w0, const int16_t *cols, in
         "ldr %[x], %[entry]\n\t"
         "tbb [pc, %[x]]\n\t"
         "6:\n\t"
-        ".byte (1f - 6b) / 2, (4f - 6b) / 2, (3f - 6b) / 2, (2f - 6b) / 2\n\t"
+        ".byte (21f - 6b) / 2, (28f - 6b) / 2, (27f - 6b) / 2, (26f - 6b) / 2\n\t"
+        ".byte (25f - 6b) / 2, (24f - 6b) / 2, (23f - 6b) / 2, (22f - 6b) / 2\n\t"
         ".p2align 1\n\t"
-        "1:\n\t" MCC_ASM_GROUP_2X2
-        "2:\n\t" MCC_ASM_GROUP_2X2
-        "3:\n\t" MCC_ASM_GROUP_2X2
-        "4:\n\t" MCC_ASM_GROUP_2X2
+        "21:\n\t" MCC_ASM_GROUP_2X2
+        "22:\n\t" MCC_ASM_GROUP_2X2
+        "23:\n\t" MCC_ASM_GROUP_2X2
+        "24:\n\t" MCC_ASM_GROUP_2X2
+        "25:\n\t" MCC_ASM_GROUP_2X2
+        "26:\n\t" MCC_ASM_GROUP_2X2
+        "27:\n\t" MCC_ASM_GROUP_2X2
+        "28:\n\t" MCC_ASM_GROUP_2X2
         "ldr %[x], %[end]\n\t"
         "cmp %[c], %[x]\n\t"
-        "bne 1b\n\t"
+        "bne 21b\n\t"
         "ldr %[c], %[tab]\n\t"
         "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" MCC_ASM_RQ(a00) MCC_ASM_RQ(a01)
         "adds %[c], %[c], #4\n\t"

@@ -6,13 +6,30 @@
  * bias: the folded bias bias[o] + input_offset * sum_k w[o][k] (modulo 2^32, computed in Python),
  * so each stored weight costs one multiply-accumulate of the raw input per pixel; the result equals
  * mcc_conv_s8 bit for bit. Output pixels go in pairs, the two sharing each entry's decode (a lone
- * last pixel is computed as a pair with itself). Portable C; no scratch (the argument is ignored).
+ * last pixel is computed as a pair with itself). Portable C (on a DSP build, the one-SMLAL
+ * requantization of mcc_dsp.h); no scratch (the argument is ignored).
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcc_dsp.h"
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
+
+/* requantize(acc) + output_offset, clamped: on a DSP build the one-SMLAL form of mcc_dsp.h when the
+ * channel is in its range (same result), else the exact reference arithmetic. */
+static int8_t sparse_out(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                         int32_t act_min, int32_t act_max)
+{
+#if defined(MCC_HAS_DSP)
+    if (mcc_rq_ok(multiplier, shift)) {
+        mcc_rq q;
+        mcc_rq_init(&q, multiplier, shift, output_offset);
+        return mcc_sat_s8(mcc_rq_apply(&q, acc), act_min, act_max);
+    }
+#endif
+    return mcc_sat_s8(mcc_requantize(acc, multiplier, shift) + output_offset, act_min, act_max);
+}
 
 mcc_status mcc_conv_1x1_sparse_s8(const mcc_conv_params *p, const int8_t *input,
                                   const int8_t *filter, const int32_t *bias, int8_t *output,
@@ -60,11 +77,9 @@ mcc_status mcc_conv_1x1_sparse_s8(const mcc_conv_params *p, const int8_t *input,
                 a0 += (uint32_t)((int32_t)x0[0] * w);
                 a1 += (uint32_t)((int32_t)x0[dx] * w);
             }
-            out[1][o] = mcc_sat_s8(mcc_requantize(mcc_wrap_s32(a1), p->multiplier[o], p->shift[o]) +
-                                       p->output_offset,
+            out[1][o] = sparse_out(mcc_wrap_s32(a1), p->multiplier[o], p->shift[o], p->output_offset,
                                    p->act_min, p->act_max);
-            out[0][o] = mcc_sat_s8(mcc_requantize(mcc_wrap_s32(a0), p->multiplier[o], p->shift[o]) +
-                                       p->output_offset,
+            out[0][o] = sparse_out(mcc_wrap_s32(a0), p->multiplier[o], p->shift[o], p->output_offset,
                                    p->act_min, p->act_max);
         }
     }

@@ -121,8 +121,10 @@ def sparsity(weights: np.ndarray) -> float:
 class CountModel:
     """Executed instructions ~ per_entry * entries * passes + per_row * rows * passes + per_pass *
     passes + fixed, where a pass is one batch (FULLY_CONNECTED) or one pair of output pixels
-    (1x1 conv, two pixels share each entry's decode). Coefficients fitted on QEMU Cortex-M4 runs
-    (tests/test_sparse_kernels.py checks the model against the plugin's counts)."""
+    (1x1 conv, two pixels share each entry's decode), for channels whose requantization is in the
+    fast range of mcc_dsp.h (real layers; others cost a few instructions more or less per row).
+    Coefficients fitted on QEMU runs (tests/test_sparse_kernels.py checks the model against the
+    plugin's counts)."""
     per_entry: float
     per_row: float
     per_pass: float
@@ -132,17 +134,24 @@ class CountModel:
         return (self.per_entry * entries + self.per_row * rows + self.per_pass) * passes + self.fixed
 
 
-# Fitted with `benchmarks/bench_sparse.py --fit` on mps2-an386 (Cortex-M4, -O2): 24 random layers,
-# largest relative error 0.17 % (FULLY_CONNECTED) and 0.68 % (1x1 conv).
+# (C function, has_dsp) -> model, fitted with `benchmarks/bench_sparse.py --fit` (24 random layers
+# each; largest relative error on them in brackets). has_dsp: on mps2-an386 (Cortex-M4, the
+# one-SMLAL requantization), FC (0.47 %), 1x1 conv (0.61 %). Portable: FC on mps2-an385 (Cortex-M3,
+# 0.15 %); 1x1 conv on the Cortex-M4 with mcc_requantize (0.68 %; within 0.2 % of the Cortex-M3
+# counts of bench_sparse.py --board mps2-an385).
 SPARSE_MODELS = {
-    "mcc_fully_connected_sparse_s8": CountModel(8.00, 73.40, 28.21, 46.90),
-    "mcc_conv_1x1_sparse_s8": CountModel(10.02, 132.76, 129.56, -17.21),
+    ("mcc_fully_connected_sparse_s8", True): CountModel(7.00, 73.59, 79.30, 10.39),
+    ("mcc_conv_1x1_sparse_s8", True): CountModel(10.02, 103.78, 124.88, 51.57),
+    ("mcc_fully_connected_sparse_s8", False): CountModel(7.00, 85.34, 63.59, 14.02),
+    ("mcc_conv_1x1_sparse_s8", False): CountModel(10.02, 132.76, 129.56, -17.21),
 }
 
-# Dense kernels, executed instructions per MAC on the Cortex-M4 measured by benchmarks/bench_sparse.py
-# (FC 640 -> 128, batch 1; 1x1 conv 64 -> 64 on 25 x 5): DSP paths (has_dsp) and portable loops.
+# Dense kernels, executed instructions per MAC measured by benchmarks/bench_sparse.py (FC 640 -> 128,
+# batch 1; 1x1 conv 64 -> 64 on 25 x 5): DSP paths on the Cortex-M4 (mcc_fully_connected_s8,
+# mcc_conv_1x1_s8), portable loops on the Cortex-M3 (mcc_fully_connected_s8, mcc_conv_s8).
 DENSE_IPM = {
-    ("FULLY_CONNECTED", True): 2.06, ("CONV_2D", True): 1.25,
+    ("FULLY_CONNECTED", True): 2.06, ("CONV_2D", True): 1.23,
+    ("FULLY_CONNECTED", False): 6.13, ("CONV_2D", False): 8.29,
 }
 
 
@@ -173,7 +182,7 @@ def choose(op_kind: str, record, weights: np.ndarray, has_dsp: bool) -> SparseCh
     w = as_matrix(weights)
     enc = encode(w)
     k = passes(record)
-    sparse_instr = SPARSE_MODELS[sparse_function(op_kind)](enc.entries, enc.rows, k)
+    sparse_instr = SPARSE_MODELS[sparse_function(op_kind), has_dsp](enc.entries, enc.rows, k)
     ipm = DENSE_IPM.get((op_kind, has_dsp))
     macs = w.size * (record.batches if hasattr(record, "batches") else
                      record.input_n * record.output_h * record.output_w)
