@@ -402,10 +402,13 @@ def analyze_cmd(model, target, as_json, **quant):
     """Per-layer ops, shapes, MACs, weight and activation bytes, and memory totals."""
     r = api.analyze(model, target, _options(target, progress=not as_json, **quant))
     if as_json:
-        click.echo(json.dumps({"model": r.model, "layers": [x.as_dict() for x in r.layers],
-                               "totals": {"macs": r.macs, "weight_bytes": r.weight_bytes,
-                                          "arena_bytes": r.arena_bytes, "arena_lower_bound": r.lower_bound}},
-                              indent=2))
+        d = {"model": r.model, "layers": [x.as_dict() for x in r.layers],
+             "totals": {"macs": r.macs, "weight_bytes": r.weight_bytes,
+                        "arena_bytes": r.arena_bytes, "arena_lower_bound": r.lower_bound}}
+        if r.memory is not None:
+            from .planner.report import memory_summary
+            d["memory"] = memory_summary(r.memory)
+        click.echo(json.dumps(d, indent=2))
         return
     t = Table(title=f"{r.model}")
     for col in ("#", "op", "input", "output", "MACs", "weights B", "activations B", "live B"):

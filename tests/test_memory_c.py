@@ -167,3 +167,27 @@ def test_inplace_requantize_is_exact_under_sanitizers(name, tmp_path):
     y = host.run(r.outdir, x, y_t.shape, y_t.dtype, variant="sanitize")
     assert np.array_equal(y.reshape(8, -1), _reference(g, x).reshape(8, -1))
     assert np.array_equal(y, run_tflm(path, x).outputs.reshape(y.shape))
+
+
+def test_patches_share_the_weights(tmp_path):
+    """Every band calls the kernel with the same weight arrays: flash does not grow."""
+    ff = api.compile(MLPERF["sww"], tmp_path / "ff", CompileOptions(memory="firstfit"))
+    opt = api.compile(MLPERF["sww"], tmp_path / "opt", CompileOptions())
+    assert opt.memory.patch is not None and opt.memory.patch.bands > 1
+    assert opt.weight_bytes == ff.weight_bytes
+    count = (tmp_path / "opt/mcc_weights.h").read_text().count("extern const")
+    assert count == (tmp_path / "ff/mcc_weights.h").read_text().count("extern const")
+
+
+def test_analyze_shows_the_plan():
+    import json
+    runner = CliRunner()
+    r = runner.invoke(main, ["analyze", str(MLPERF["resnet8"]), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    mem = d["memory"]
+    assert mem["arena_bytes"] == d["totals"]["arena_bytes"] < mem["steps"]["first fit"]["arena_bytes"]
+    assert mem["patch"]["bands"] > 1 and mem["patch"]["recompute_overhead"] > 0
+    assert len(d["layers"]) == 16  # the model's own layers
+    text = runner.invoke(main, ["analyze", str(MLPERF["resnet8"])]).output
+    assert "memory plan" in text and "row bands" in text and "offset down" in text

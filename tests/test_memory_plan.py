@@ -2,8 +2,6 @@
 order search is optimal against brute force, in-place and patch-based plans compute the same
 outputs as the numpy reference interpreter when simulated on a byte arena."""
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -183,3 +181,14 @@ def test_op_models_compile_and_simulate():
         x = api.random_inputs(g, 1, seed=2)[0]
         assert np.array_equal(simulate(mem.program, mem.plan, x), interp_run(g, [x])[0]), path.name
     assert checked >= 5
+
+
+def test_order_beam_on_a_wide_graph_is_valid():
+    g = _random_dag(1, 20)
+    prog = program_of(g, [None] * len(g.ops))
+    res = search_order(prog, {}, inplace=False, beam=8)
+    prod = g.producers()
+    pos = {v: k for k, v in enumerate(res.order)}
+    assert sorted(res.order) == list(range(len(g.ops)))
+    assert all(pos[prod[t]] < pos[i] for i, op in enumerate(g.ops) for t in op.inputs if t in prod)
+    assert not res.exact and res.peak == _spine_peak(g, res.order)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..codegen.select import select_kernel
 from ..ir import Graph
 from ..lower.scratch import scratch_for
-from .order import OrderResult, search_order
+from .order import OrderResult, order_peak, search_order
 from .patch import PatchInfo, _macs, patch_program, stage_ends
 from .schedule import MemoryPlan, Program, apply_inplace, plan_program, program_of, reorder
 
@@ -87,6 +87,11 @@ def plan_optimized(g: Graph, records, has_dsp: bool = False, reorder_ops: bool =
     scratch = scratch_of(base, has_dsp)
     if reorder_ops:
         order = search_order(base, scratch, inplace=inplace)
+        model_order = tuple(range(len(g.ops)))
+        if not order.exact:  # a beam search may lose to the model's own order: keep the better
+            own = order_peak(base, model_order, scratch, inplace)
+            if own <= order.peak:
+                order = OrderResult(model_order, own, order.states, False)
     else:
         order = OrderResult(tuple(range(len(g.ops))), 0, 0, True)
     prog = reorder(base, list(order.order))

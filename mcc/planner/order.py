@@ -9,7 +9,7 @@ dynamic program over the downward-closed sets of the graph (exact: ``best[S + v]
 orders of max(best[S], mem(S, v))``). Chains and narrow residual graphs have few such sets; when a
 layer of the search holds more than ``beam`` sets, the ones with the lowest (peak, live bytes) are
 kept, which makes the search a beam search (then not guaranteed optimal; ``OrderResult.exact``
-says which).
+says which). Live bytes are carried from set to set, so one step costs O(op degree).
 """
 
 from __future__ import annotations
@@ -72,68 +72,73 @@ class _Model:
                     if g.tensors[t].nbytes == g.tensors[out].nbytes:
                         self.inplace[i].append((idx[root_of[t]], idx[root_of[out]]))
 
-    def live(self, done: int) -> list[int]:
-        """Roots holding data after the ops in ``done`` ran."""
-        out = []
-        for r in range(len(self.roots)):
-            made = r in self.inputs or (self.writers[r] & done)
-            if made and ((self.users[r] & ~done) or r in self.outputs):
-                out.append(r)
-        return out
+    def is_live(self, r: int, done: int) -> bool:
+        made = r in self.inputs or (self.writers[r] & done)
+        return bool(made) and bool((self.users[r] & ~done) or r in self.outputs)
 
-    def mem(self, done: int, v: int) -> int:
-        live = set(self.live(done))
-        total = sum(self.size[r] for r in live)
-        for r in self.writes[v]:
-            if r not in live:
-                total += self.size[r]
+    def live_bytes(self, done: int) -> int:
+        return sum(self.size[r] for r in range(len(self.roots)) if self.is_live(r, done))
+
+    def step(self, done: int, live: int, v: int) -> tuple[int, int]:
+        """(bytes while v runs, live bytes after it) from the live bytes before it."""
+        new = [r for r in self.writes[v] if not self.is_live(r, done)]
+        added = sum(self.size[r] for r in new)
+        total = live + added
         for r_in, r_out in self.inplace[v]:
-            if r_in in self.outputs or r_out in live:
+            if r_in in self.outputs or r_out not in new:
                 continue
             rest = (self.users[r_in] | self.writers[r_in]) & ~done & ~(1 << v)
             if rest == 0:  # the input dies here: the output takes its place
                 total -= self.size[r_out]
                 break
-        return total + self.scratch[v]
+        after = done | (1 << v)
+        freed = sum(self.size[r] for r in set(self.reads[v]) | set(new)
+                    if self.is_live(r, done) or r in new
+                    if not self.is_live(r, after))
+        return total + self.scratch[v], live + added - freed
 
     def peak(self, order) -> int:
-        done, best = 0, 0
+        done, live, best = 0, self.live_bytes(0), 0
         for v in order:
-            best = max(best, self.mem(done, v))
+            now, live = self.step(done, live, v)
+            best = max(best, now)
             done |= 1 << v
         return best
 
 
 def search_order(prog: Program, scratch: dict[int, int] | None = None, inplace: bool = True,
-                 beam: int = 20000) -> OrderResult:
-    """The topological order of ``prog``'s ops with the lowest peak (see the module doc)."""
+                 beam: int | None = None) -> OrderResult:
+    """The topological order of ``prog``'s ops with the lowest peak (see the module doc).
+    ``beam``: sets kept per layer (default 256, 64 above 48 ops, to bound the time on wide graphs)."""
     m = _Model(prog, scratch or {}, inplace)
+    beam = beam if beam is not None else (256 if m.n <= 48 else 64)
     full = (1 << m.n) - 1
-    layer = {0: (0, None, -1)}  # done set -> (peak, previous set, last op)
+    layer = {0: (0, None, -1, m.live_bytes(0))}  # done set -> (peak, previous set, last op, live bytes)
     history = []
     states, exact = 1, True
     for _ in range(m.n):
         nxt: dict[int, tuple] = {}
-        for done, (peak, _prev, _v) in layer.items():
+        for done, (peak, _prev, _v, live) in layer.items():
             for v in range(m.n):
                 bit = 1 << v
                 if done & bit or (m.preds[v] & ~done):
                     continue
-                p = max(peak, m.mem(done, v))
+                now, after = m.step(done, live, v)
+                p = max(peak, now)
                 s = done | bit
                 if s not in nxt or p < nxt[s][0] or (p == nxt[s][0] and v < nxt[s][2]):
-                    nxt[s] = (p, done, v)
+                    nxt[s] = (p, done, v, after)
         states += len(nxt)
         if len(nxt) > beam:
             exact = False
-            keep = sorted(nxt, key=lambda s: (nxt[s][0], sum(m.size[r] for r in m.live(s)), s))[:beam]
+            keep = sorted(nxt, key=lambda s: (nxt[s][0], nxt[s][3], s))[:beam]
             nxt = {s: nxt[s] for s in keep}
         history.append(nxt)
         layer = nxt
     order = []
     s = full
     for k in range(m.n - 1, -1, -1):
-        peak, prev, v = history[k][s]
+        _peak, prev, v, _live = history[k][s]
         order.append(v)
         s = prev
     order.reverse()
