@@ -57,6 +57,9 @@ def select_kernel(op_kind: str, record, has_dsp: bool) -> tuple[str, bool]:
     spec = hybrid_kernel(op_kind, record)
     if spec is not None:
         return spec.function, False
+    from ..lower.sparse_layers import SPARSE_RECORDS  # chosen by mcc.lower.sparse_layers; no scratch
+    if type(record) in SPARSE_RECORDS:
+        return SPARSE_RECORDS[type(record)], False
     if isinstance(record, P.ConvParams):
         fn = "mcc_conv_1x1_s8" if has_dsp and _is_conv_1x1(record) else "mcc_conv_s8"
     elif isinstance(record, P.DepthwiseConvParams):
