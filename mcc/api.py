@@ -16,7 +16,7 @@ from .ir import Graph, verify
 from .codegen.select import select_kernel
 from .lower.packed import lower_packed, stored_weight_bytes
 from .lower.scratch import scratch_for
-from .lower.sparse_layers import sparse_records, sparse_saved_bytes
+from .lower.sparse_layers import sparse_layer_bytes, sparse_records, sparse_saved_bytes
 from .options import CompileOptions
 from .outdir import read_manifest, write_outdir
 from .planner import ArenaPlan, plan_arena
@@ -141,7 +141,7 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         files["mcc_memory.svg"] = memory_svg(g_run, plan, options.model_name)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = stored_weight_bytes(g) - sparse_saved_bytes(g_run, records)
-    layers = layer_table(g_run, plan)
+    layers = sparse_layer_bytes(layer_table(g_run, plan), g_run, records)
     manifest = {
         "mcc_version": __version__, "model": source, "target": target.name,
         "input": {"shape": list(x.shape), "dtype": x.dtype},
@@ -245,7 +245,7 @@ def analyze(model: str | Path, target: str = "host", options: CompileOptions | N
     if options.sparse:
         records = sparse_records(g, records, t.has_dsp and options.dsp)
     plan = plan_memory(g, records, t.has_dsp and options.dsp)
-    layers = layer_table(g, plan)
+    layers = sparse_layer_bytes(layer_table(g, plan), g, records)
     memory = None
     if options.memory == "optimized":
         from .planner.optimize import plan_optimized

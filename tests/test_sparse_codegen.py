@@ -127,6 +127,12 @@ def test_cli_no_sparse_and_analyze_weight_bytes(tmp_path):
     a_d = api.analyze(src, options=CompileOptions(calib=str(calib), progress=False, sparse=False))
     assert a_s.weight_bytes == header_weight_bytes(tmp_path / "s") < a_d.weight_bytes
     assert a_d.weight_bytes == header_weight_bytes(tmp_path / "d")
+    # per layer: the sparse FC's weights are its stream + folded bias, the total their sum
+    fc1 = next(layer for layer in a_s.layers if layer.kind == "FULLY_CONNECTED")
+    fc1_d = next(layer for layer in a_d.layers if layer.kind == "FULLY_CONNECTED")
+    assert fc1.weight_bytes < fc1_d.weight_bytes / 2
+    assert sum(layer.weight_bytes for layer in a_s.layers) == a_s.weight_bytes
+    assert sum(layer.weight_bytes for layer in a_d.layers) == a_d.weight_bytes
 
 
 @pytest.mark.slow

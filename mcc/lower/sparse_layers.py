@@ -124,3 +124,19 @@ def sparse_saved_bytes(g: Graph, records: list) -> int:
     by_tensor, no_bias = sparse_constants(g, records)
     saved = sum(g.tensors[n].nbytes - c.data.nbytes for n, c in by_tensor.items())
     return saved - sum(c.data.nbytes for c in no_bias.values())
+
+
+def sparse_layer_bytes(layers: list, g: Graph, records: list) -> list:
+    """``mcc.report.analysis.layer_table`` rows of ``g`` with the weight bytes of sparse ops as
+    emitted (encoded stream + folded bias)."""
+    import dataclasses
+
+    by_tensor, no_bias = sparse_constants(g, records)
+    out = []
+    for i, (row, op) in enumerate(zip(layers, g.ops)):
+        if type(records[i]) in SPARSE_RECORDS:
+            consts = [t for t in op.inputs if t is not None and g.tensors[t].is_const]
+            nbytes = sum(int(by_tensor[t].data.nbytes) if t in by_tensor else g.tensors[t].nbytes for t in consts)
+            row = dataclasses.replace(row, weight_bytes=nbytes + (no_bias[i].data.nbytes if i in no_bias else 0))
+        out.append(row)
+    return out
