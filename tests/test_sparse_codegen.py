@@ -167,3 +167,15 @@ def test_level_pruned_model_compiles_sparse(tmp_path):
     assert FC in called(r.outdir)
     xs = data(8, seed=3)[0]
     check_run(q, r.outdir, xs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not qk.available(), reason="QEMU or the Arm toolchain is missing")
+def test_size_prediction_counts_the_sparse_weights(tmp_path, sparse90, monkeypatch):
+    """mcc.planner.cost.predict_graph (the bit planner's flash) sees the encoded weights too."""
+    from mcc.planner.cost import predict_graph
+
+    monkeypatch.setenv("MCC_CACHE_DIR", str(tmp_path / "cache"))
+    r = api.compile_graph(sparse90, tmp_path / "s", CompileOptions(target="mps2-an386", **OPTS))
+    assert sum(predict_graph(sparse90, "mps2-an386").weight_arrays.values()) == r.weight_bytes
+    assert sum(predict_graph(sparse90, "mps2-an386", sparse=False).weight_arrays.values()) > 2 * r.weight_bytes
