@@ -179,3 +179,18 @@ def test_size_prediction_counts_the_sparse_weights(tmp_path, sparse90, monkeypat
     r = api.compile_graph(sparse90, tmp_path / "s", CompileOptions(target="mps2-an386", **OPTS))
     assert sum(predict_graph(sparse90, "mps2-an386").weight_arrays.values()) == r.weight_bytes
     assert sum(predict_graph(sparse90, "mps2-an386", sparse=False).weight_arrays.values()) > 2 * r.weight_bytes
+
+
+def test_rows_too_long_for_the_encoding_stay_dense(sparse90, monkeypatch):
+    """A layer the stream cannot hold (a row over MAX_ENTRIES entries) keeps its dense kernel."""
+    def longest_row(name):
+        op = next(op for op in sparse90.ops if op.name == name)
+        return int((S.as_matrix(np.asarray(sparse90.tensors[op.inputs[1]].data)) != 0).sum(axis=1).max())
+
+    limit = max(longest_row("pw"), longest_row("fc2"))
+    assert longest_row("fc1") > limit
+    monkeypatch.setattr(S, "MAX_ENTRIES", limit)
+    recs = sparse_records(sparse90, api.lower_graph(sparse90), False)
+    kinds = {op.name: type(r).__name__ for r, op in zip(recs, sparse90.ops)}
+    assert (kinds["pw"], kinds["fc1"], kinds["fc2"]) == ("SparseConvParams", "FullyConnectedParams",
+                                                         "SparseFullyConnectedParams")

@@ -78,7 +78,11 @@ def sparse_records(g: Graph, records: list, has_dsp: bool) -> list:
     for op, rec in zip(g.ops, records):
         if rec is not None and _candidate(g, op, rec, users):
             w = np.asarray(g.tensors[op.inputs[1]].data)
-            if select_sparse(op.kind, rec, w, has_dsp) is not None:
+            try:
+                chosen = select_sparse(op.kind, rec, w, has_dsp)
+            except S.SparseEncodingError:  # a row too long for the stream's uint16 counts: dense
+                chosen = None
+            if chosen is not None:
                 rec = _DENSE[type(rec)](**{f: getattr(rec, f) for f in rec.__dataclass_fields__})
         out.append(rec)
     return out
