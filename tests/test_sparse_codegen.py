@@ -91,12 +91,13 @@ def test_choice_follows_the_model_per_layer(sparse90):
 
 
 def test_planner_gives_sparse_kernels_no_scratch(sparse90):
-    """On a DSP core the dense FC / 1x1 conv kernels take scratch; their sparse replacements none."""
+    """On a DSP core the dense FC kernel takes scratch; its sparse replacement none. (This model's
+    small 1x1 conv stays dense on a DSP core: sparse would save 510 B for 3x the instructions.)"""
     dense = api.lower_graph(sparse90)
     recs = sparse_records(sparse90, dense, True)
     kernels = api.select_kernels(sparse90, recs, True)
     sparse_ops = [i for i, r in enumerate(recs) if type(r) in SPARSE_RECORDS]
-    assert [kernels[i] for i in sparse_ops] == [C1, FC, FC]
+    assert [kernels[i] for i in sparse_ops] == [FC, FC]
     assert all(scratch_for(kernels[i], recs[i], True) == 0 for i in sparse_ops)
     dense_k = api.select_kernels(sparse90, dense, True)
     assert all(scratch_for(dense_k[i], dense[i], True) > 0 for i in sparse_ops)
@@ -104,7 +105,7 @@ def test_planner_gives_sparse_kernels_no_scratch(sparse90):
     assert all(plan.scratch(i) is None for i in sparse_ops)
     from mcc.planner.optimize import plan_optimized
     mem = plan_optimized(sparse90, recs, True)
-    assert FC in mem.kernels and C1 in mem.kernels
+    assert FC in mem.kernels
     for i, k in enumerate(mem.kernels):
         if k in (FC, C1):
             assert mem.plan.scratch(i) is None
@@ -141,7 +142,9 @@ def test_cli_no_sparse_and_analyze_weight_bytes(tmp_path):
 def test_sparse_model_bit_exact_on_qemu(tmp_path, sparse90, board):
     x = calibration(4, seed=9)
     r = api.compile_graph(sparse90, tmp_path / "s", CompileOptions(target=board, **OPTS))
-    assert called(r.outdir)[2:5] == [C1, FC, FC]
+    # M3 (portable): the 1x1 conv is sparse too; M4 (DSP): it stays dense (3x the instructions)
+    k = called(r.outdir)
+    assert k.count(FC) == 2 and (C1 in k) == (board == "mps2-an385")
     check_run(sparse90, r.outdir, x)
     d = api.compile_graph(sparse90, tmp_path / "d", CompileOptions(target=board, sparse=False, **OPTS))
     assert api.size(r.outdir).flash["weights"] < api.size(d.outdir).flash["weights"]
