@@ -4,6 +4,12 @@ the anomaly-detection autoencoder's widest layer) and 1x1 CONV_2D (DS-CNN: 64 ->
 and the sparsity at which each sparse kernel starts paying in flash and in instructions.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_sparse.py [--board mps2-an386] [--fit]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_sparse.py --fashion [--board mps2-an386]
+        [--sparsities 0.5,0.8,0.9] [--epochs 1] [--train-n 5000] [--n-test 1000]
+
+--fashion: the compiled model instead of single layers: the Fashion-MNIST CNN level-pruned by
+mcc's pruner, linked flash and exact QEMU instructions with vs without the sparse kernels (see
+``fashion_rows``).
 
 Dense: mcc_fully_connected_s8 / mcc_conv_1x1_s8 (DSP paths on a DSP core; on mps2-an385, a
 Cortex-M3, the portable mcc_fully_connected_s8 / mcc_conv_s8). --fit also fits the count models of
@@ -112,11 +118,81 @@ def fit(board):
         print(f"{kind.__name__}: CountModel({', '.join(f'{c:.2f}' for c in coef)})  max rel. error {err:.3%}")
 
 
+def fashion_rows(board: str, sparsities, epochs: int, train_n: int, n_test: int) -> Table:
+    """The Fashion-MNIST CNN (tests/data/fashion_cnn.keras) pruned by mcc's level (unstructured)
+    pruner to each sparsity (one shot, ``epochs`` of fine-tuning on ``train_n`` images), PTQ by mcc
+    (500 training images), compiled for ``board`` with and without the sparse kernels: linked flash
+    (`mcc size`), weight bytes, exact QEMU instructions per inference, outputs equal between the two
+    builds and the numpy reference interpreter, and the int8 top-1 on ``n_test`` test images."""
+    import os
+    import re
+    import tempfile
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore")
+    import keras
+
+    import mcc.api as api
+    from make_fashion_cnn import load_fashion_mnist
+    from mcc.evaluate import predict_int8, top1
+    from mcc.optimize.prune import PruneConfig, prune_model
+    from mcc.options import CompileOptions
+
+    base = keras.saving.load_model(ROOT / "tests/data/fashion_cnn.keras", compile=False)
+    x, y = load_fashion_mnist("train")
+    xt, yt = load_fashion_mnist("t10k")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_sparse_"))
+    calib = tmp / "calib.npy"
+    np.save(calib, x[:500])
+    models = {"unpruned": base}
+    for s in sparsities:
+        cfg = PruneConfig(method="level", sparsity=s, schedule="oneshot", epochs=epochs)
+        models[f"level {s:.0%}"] = prune_model(base, cfg, x[:train_n], y[:train_n], progress=False).model
+    t = Table(title=f"Fashion-MNIST CNN, level-pruned, on {board}: dense kernels vs sparse where they pay "
+                    "(flash: linked firmware; instructions: exact QEMU count per inference)")
+    for c in ("model", "int8 top-1", "sparse layers", "weights dense", "weights sparse", "ratio",
+              "flash dense", "flash sparse", "ratio", "instr dense", "instr sparse", "ratio", "bit-exact"):
+        t.add_column(c, justify="left" if c == "model" else "right")
+    for name, m in models.items():
+        path = tmp / f"{name.replace(' ', '_').replace('%', '')}.keras"
+        m.save(path)
+        got = {}
+        for sparse in (False, True):
+            out = tmp / f"{path.stem}-{'sparse' if sparse else 'dense'}"
+            r = api.compile(path, out, CompileOptions(target=board, calib=str(calib), force=True,
+                                                      progress=False, sparse=sparse))
+            yq, prof = api.run(r.outdir, xt[:2], profile=True)
+            n_sparse = len(re.findall(r"status = mcc_\w+_sparse_s8\(", (r.outdir / "mcc_model.c").read_text()))
+            s = api.size(r.outdir)
+            got[sparse] = dict(r=r, y=yq, instr=float(np.mean(prof.instructions)), n=n_sparse,
+                               flash=s.flash.get("total", sum(s.flash.values())))
+        d, sp = got[False], got[True]
+        ref = predict_int8(d["r"].graph, xt[:2])
+        exact = np.array_equal(d["y"].reshape(ref.shape), ref) and np.array_equal(sp["y"].reshape(ref.shape), ref)
+        acc = top1(predict_int8(d["r"].graph, xt[:n_test]), yt[:n_test])
+        t.add_row(name, f"{acc:.3f}", str(sp["n"]), f"{d['r'].weight_bytes:,}", f"{sp['r'].weight_bytes:,}",
+                  f"{sp['r'].weight_bytes / d['r'].weight_bytes:.2f}", f"{d['flash']:,}", f"{sp['flash']:,}",
+                  f"{sp['flash'] / d['flash']:.3f}", f"{d['instr']:,.0f}", f"{sp['instr']:,.0f}",
+                  f"{sp['instr'] / d['instr']:.3f}", "yes" if exact else "NO")
+    return t
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--board", default="mps2-an386")
     ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--fashion", action="store_true",
+                    help="only the compiled level-pruned Fashion-MNIST CNN, with vs without sparse kernels")
+    ap.add_argument("--sparsities", default="0.5,0.8,0.9")
+    ap.add_argument("--epochs", type=int, default=1, help="--fashion: fine-tuning epochs after pruning")
+    ap.add_argument("--train-n", type=int, default=5000, help="--fashion: fine-tuning images")
+    ap.add_argument("--n-test", type=int, default=1000, help="--fashion: test images for the int8 top-1")
     args = ap.parse_args()
+    if args.fashion:
+        Console(width=220).print(fashion_rows(args.board, [float(s) for s in args.sparsities.split(",")],
+                                              args.epochs, args.train_n, args.n_test))
+        return
     if args.fit:
         fit(args.board)
     rng = np.random.default_rng(1)

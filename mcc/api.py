@@ -16,6 +16,7 @@ from .ir import Graph, verify
 from .codegen.select import select_kernel
 from .lower.packed import lower_packed, stored_weight_bytes
 from .lower.scratch import scratch_for
+from .lower.sparse_layers import sparse_layer_bytes, sparse_records, sparse_saved_bytes
 from .options import CompileOptions
 from .outdir import read_manifest, write_outdir
 from .planner import ArenaPlan, plan_arena
@@ -120,6 +121,8 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         check_fpu(target)
     has_dsp = target.has_dsp and options.dsp
     records = lower_graph(g)
+    if options.sparse:  # unstructured-sparse FC / 1x1 conv where they pay (mcc.lower.sparse_layers)
+        records = sparse_records(g, records, has_dsp)
     memory = None
     g_run = g
     if options.memory == "optimized":  # order search, in-place and patch-based execution
@@ -137,8 +140,8 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
         from .planner.picture import memory_svg
         files["mcc_memory.svg"] = memory_svg(g_run, plan, options.model_name)
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
-    weight_bytes = stored_weight_bytes(g)
-    layers = layer_table(g_run, plan)
+    weight_bytes = stored_weight_bytes(g) - sparse_saved_bytes(g_run, records)
+    layers = sparse_layer_bytes(layer_table(g_run, plan), g_run, records)
     manifest = {
         "mcc_version": __version__, "model": source, "target": target.name,
         "input": {"shape": list(x.shape), "dtype": x.dtype},
@@ -239,14 +242,16 @@ def analyze(model: str | Path, target: str = "host", options: CompileOptions | N
     options = options or CompileOptions(target=target)
     g = load_model(model, options)
     records = lower_graph(g)
+    if options.sparse:
+        records = sparse_records(g, records, t.has_dsp and options.dsp)
     plan = plan_memory(g, records, t.has_dsp and options.dsp)
-    layers = layer_table(g, plan)
+    layers = sparse_layer_bytes(layer_table(g, plan), g, records)
     memory = None
     if options.memory == "optimized":
         from .planner.optimize import plan_optimized
         memory = plan_optimized(g, records, t.has_dsp and options.dsp, max_overhead=_overhead(options))
         plan = memory.plan
-    return AnalyzeResult(str(model), layers, stored_weight_bytes(g),
+    return AnalyzeResult(str(model), layers, stored_weight_bytes(g) - sparse_saved_bytes(g, records),
                          plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers), memory)
 
 

@@ -100,16 +100,18 @@ def main():
 @click.option("--flash", "flash_budget", default=None, help="Flash budget (bytes, k/M suffixes): choose weight widths to fit.")
 @click.option("--sram", "sram_budget", default=None, help="SRAM budget (bytes, k/M suffixes) the plan must fit.")
 @click.option("--plan", "plan_path", type=click.Path(), default=None, help="A plan.json from `mcc plan`: compile with its widths.")
+@click.option("--no-sparse", is_flag=True,
+              help="Dense kernels only (no unstructured-sparse fully connected / 1x1 conv weights).")
 @_quant_options
 @_user_errors
 def compile_cmd(model, target, outdir, force, model_name, no_dsp, memory, patch_overhead, flash_budget, sram_budget,
-                plan_path, **quant):
+                plan_path, no_sparse=False, **quant):
     """Compile MODEL (an int8 .tflite, or a Keras model with --calib) into a C library with a static arena."""
     r = api.compile(model, outdir, _options(target, model_name=model_name, force=force, dsp=not no_dsp,
                                             memory=memory, patch_overhead=patch_overhead,
                                             flash_budget=parse_bytes(flash_budget, "--flash"),
                                             sram_budget=parse_bytes(sram_budget, "--sram"), plan=plan_path,
-                                            **quant))
+                                            sparse=not no_sparse, **quant))
     console.print(f"[bold]mcc[/bold]: wrote {len(r.files) + 1} files to {r.outdir} in {r.seconds:.2f} s")
     _memory_table(r.weight_bytes, r.plan.arena_bytes, r.plan.lower_bound)
     if r.memory is not None:

@@ -31,3 +31,4 @@ class CompileOptions:
     # weights, float32 activations, hybrid kernels; targets with an FPU only)
     mode: str = "static"
     weight_bits: int = 8         # dynamic mode: 8 or 16-bit weights
+    sparse: bool = True          # unstructured-sparse FC / 1x1 conv kernels where they cut flash or instructions

@@ -58,6 +58,12 @@ KERNELS: dict[type, KernelSpec] = {
                                              _weighted, scratch=True),
 }
 
+# Unstructured-sparse weights (mcc.lower.sparse_layers): the dense structs, a stream as the filter
+from ..lower.sparse_layers import SparseConvParams, SparseFullyConnectedParams  # noqa: E402
+KERNELS[SparseConvParams] = KernelSpec("mcc_conv_1x1_sparse_s8", "mcc_conv_params", _weighted, scratch=True)
+KERNELS[SparseFullyConnectedParams] = KernelSpec("mcc_fully_connected_sparse_s8", "mcc_fully_connected_params",
+                                                 _weighted, scratch=True)
+
 # Pooling shares one params record; the op kind picks the kernel.
 POOL_KERNELS = {
     "AVERAGE_POOL_2D": KernelSpec("mcc_avg_pool_s8", "mcc_pool_params", _unary),

@@ -142,6 +142,22 @@ def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView
     return calls, arrays, sorted(kernels), scratch_macros
 
 
+def _sparse_calls(calls: list, sparse: dict, folded: dict) -> list[dict]:
+    """Notes the encoding on the calls of sparse kernels; returns the weights entries of the folded
+    biases of sparse ops without a bias tensor (passed to their calls in place of NULL)."""
+    out = []
+    for c in calls:
+        if c.get("function", "").endswith("_sparse_s8"):
+            c["comment"] += f"; {sparse[c['op'].inputs[1]].comment}"
+        if c["index"] in folded:
+            data = folded[c["index"]].data
+            symbol = f"mcc_w_{c['params_name'][:-len('_params')]}_folded_bias"
+            c["args"][3] = symbol
+            out.append({"symbol": symbol, "ctype": "int32_t", "count": int(data.size), "shape": [int(data.size)],
+                        "source": folded[c["index"]].comment, "body": c_array_body(data)})
+    return out
+
+
 def _quant_macros(g: Graph, name: str, prefix: str) -> list[tuple[str, str]]:
     t = g.tensors[name]
     if t.quant is None:
@@ -160,7 +176,12 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
     packed = packed_tensors(g)  # sub-byte weights: emitted packed (uint8), as their kernels read them
     for n, data in packed.items():
         views[n] = dataclasses.replace(views[n], ctype="uint8_t", nbytes=int(data.size))
+    from ..lower.sparse_layers import sparse_constants  # sparse ops: encoded weights, folded bias
+    sparse, sparse_bias = sparse_constants(g, records)
+    for n, c in sparse.items():
+        views[n] = dataclasses.replace(views[n], nbytes=int(c.data.nbytes))
     calls, arrays, kernels, scratch_macros = _calls(g, plan, records, views, has_dsp)
+    sparse_weights = _sparse_calls(calls, sparse, sparse_bias)
     inp, outp = views[g.inputs[0]], views[g.outputs[0]]
     seen_offsets: dict[str, int] = {}
     for n in g.activations() + _view_inputs(g):
@@ -169,9 +190,11 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
     weights = []
     for n in g.constants():
         t, v = g.tensors[n], views[n]
-        data = packed[n] if n in packed else np.asarray(t.data)
+        data = packed[n] if n in packed else sparse[n].data if n in sparse else np.asarray(t.data)
+        what = f"{n} ({sparse[n].comment})" if n in sparse else n
         weights.append({"symbol": v.macro, "ctype": v.ctype, "count": int(data.size), "shape": list(t.shape),
-                        "source": n, "body": c_array_body(data)})
+                        "source": what, "body": c_array_body(data)})
+    weights.extend(sparse_weights)
     ctx = {
         "model_name": model_name, "source": source,
         "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
@@ -182,7 +205,7 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
         "offsets": list(seen_offsets.items()),
         "scratch_macros": scratch_macros,
         "calls": calls, "arrays": arrays, "weights": weights,
-        "weight_bytes": sum(views[n].nbytes for n in g.constants()),
+        "weight_bytes": sum(views[n].nbytes for n in g.constants()) + 4 * sum(w["count"] for w in sparse_weights),
         "kernels": kernels, "op_count": len(g.ops),
     }
     env = _env()

@@ -22,6 +22,9 @@ CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with weights below 8 bits (mcc.low
     mcc_conv_packed, mcc_depthwise_conv_packed, mcc_fully_connected_packed: one kernel per op for
                                s4, s2 and mixed widths (a per-channel width table), always with
                                scratch (the unpacked rows; DSP branch inside)
+FULLY_CONNECTED / 1x1 CONV_2D whose record mcc.lower.sparse_layers re-typed (unstructured-sparse
+int8 weights, where the encoding cuts flash or predicted instructions on this core)
+    mcc_fully_connected_sparse_s8, mcc_conv_1x1_sparse_s8: no scratch
 other kinds
     the kernel of ``mcc.codegen.calls`` for the record, without scratch
 
@@ -57,6 +60,9 @@ def select_kernel(op_kind: str, record, has_dsp: bool) -> tuple[str, bool]:
     spec = hybrid_kernel(op_kind, record)
     if spec is not None:
         return spec.function, False
+    from ..lower.sparse_layers import SPARSE_RECORDS  # chosen by mcc.lower.sparse_layers; no scratch
+    if type(record) in SPARSE_RECORDS:
+        return SPARSE_RECORDS[type(record)], False
     if isinstance(record, P.ConvParams):
         fn = "mcc_conv_1x1_s8" if has_dsp and _is_conv_1x1(record) else "mcc_conv_s8"
     elif isinstance(record, P.DepthwiseConvParams):

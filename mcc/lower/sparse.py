@@ -175,10 +175,14 @@ class SparseChoice:
     sparse_instructions: float
 
 
+INSTR_SLACK = 0.05  # flash savings may cost at most 5 % more executed instructions in that layer
+
+
 def choose(op_kind: str, record, weights: np.ndarray, has_dsp: bool) -> SparseChoice:
-    """Sparse or dense for one FULLY_CONNECTED or 1x1 CONV_2D layer: sparse only when its encoding
-    is smaller in flash than the dense int8 weights, or its estimated executed instructions are
-    fewer than the dense kernel's."""
+    """Sparse or dense for one FULLY_CONNECTED or 1x1 CONV_2D layer. Sparse only when it pays
+    without a large cost on the other axis: its encoding is smaller in flash than the dense int8
+    weights and its estimated executed instructions are at most ``INSTR_SLACK`` above the dense
+    kernel's, or its instructions are fewer and its encoding no larger."""
     w = as_matrix(weights)
     enc = encode(w)
     k = passes(record)
@@ -187,5 +191,10 @@ def choose(op_kind: str, record, weights: np.ndarray, has_dsp: bool) -> SparseCh
     macs = w.size * (record.batches if hasattr(record, "batches") else
                      record.input_n * record.output_h * record.output_w)
     dense_instr = None if ipm is None else ipm * macs
-    fewer = dense_instr is not None and sparse_instr < dense_instr
-    return SparseChoice(enc.nbytes < w.size or fewer, int(w.size), enc.nbytes, dense_instr, sparse_instr)
+    smaller = enc.nbytes < w.size
+    if dense_instr is None:
+        use = smaller
+    else:
+        use = ((smaller and sparse_instr <= dense_instr * (1 + INSTR_SLACK))
+               or (sparse_instr < dense_instr and enc.nbytes <= w.size))
+    return SparseChoice(use, int(w.size), enc.nbytes, dense_instr, sparse_instr)

@@ -213,8 +213,9 @@ def predict_size(files: dict[str, str], board: str, arena_bytes: int) -> SizePre
     return SizePrediction(board, flash, sram, secs, arrays)
 
 
-def predict_graph(g, target: str, dsp: bool = True, model_name: str = "model") -> SizePrediction:
-    """Generate the project for graph ``g`` on ``target`` in memory and predict its sizes."""
+def predict_graph(g, target: str, dsp: bool = True, model_name: str = "model", sparse: bool = True) -> SizePrediction:
+    """Generate the project for graph ``g`` on ``target`` in memory and predict its sizes
+    (``sparse``: with the sparse FC / 1x1 conv kernels where they pay, as `mcc compile` does)."""
     from .. import api
     from ..codegen import generate
     from ..targets import get_target
@@ -224,6 +225,8 @@ def predict_graph(g, target: str, dsp: bool = True, model_name: str = "model") -
         raise MccError("size prediction is for Cortex-M targets (-t BOARD); the host has no flash budget")
     has_dsp = t.has_dsp and dsp
     records = api.lower_graph(g)
+    if sparse:
+        records = api.sparse_records(g, records, has_dsp)
     kernels = api.select_kernels(g, records, has_dsp)
     plan = api.plan_memory(g, records, has_dsp, kernels)
     files = generate(g, plan, records, model_name, "model", t, has_dsp)
