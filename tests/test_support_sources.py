@@ -50,6 +50,7 @@ def _compile_m4(src: Path, obj: Path) -> None:
 
 
 @needs_arm_gcc
+@pytest.mark.slow
 def test_table_lists_what_each_dsp_kernel_calls(tmp_path):
     """Every kernel's DSP object (Cortex-M4) calls exactly the support functions the table lists for it,
     and each support object defines its one public function and needs no other support source."""
