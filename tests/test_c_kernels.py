@@ -483,6 +483,8 @@ def test_kernels_compile_warning_free(tmp_path, compiler):
     expected |= set(HYBRID_FUNCTIONS)  # float / hybrid kernels of PTQ dynamic
     from mcc.codegen.calls16 import KERNELS16, POOL_KERNELS16  # 16x8 kernels
     expected |= {k.function for k in list(KERNELS16.values()) + list(POOL_KERNELS16.values())}
+    from mcc.codegen.support import SUPPORT  # code shared by DSP kernels, compiled once per image
+    expected |= {s for deps in SUPPORT.values() for s in deps}
     assert {p.stem for p in srcs} == expected
     run = subprocess.run([compiler, *flags, f"-I{ck.INCLUDE}", *map(str, srcs)],
                          capture_output=True, text=True, cwd=tmp_path)

@@ -38,6 +38,15 @@
 #include <arm_acle.h>
 #endif
 
+/* The portable path of a kernel that also has a DSP path: on a DSP build it runs only when the
+ * caller passes no scratch buffer (the generated code always passes one), so it is compiled for
+ * size there (GCC's cold: -Os code in .text.unlikely); without DSP it is the kernel itself. */
+#if defined(MCC_HAS_DSP) && defined(__GNUC__)
+#define MCC_PORTABLE_FALLBACK __attribute__((cold))
+#else
+#define MCC_PORTABLE_FALLBACK
+#endif
+
 #if defined(MCC_HAS_DSP)
 
 /* Hand-scheduled assembly for the hot loops: GCC-compatible inline asm on a DSP core, when

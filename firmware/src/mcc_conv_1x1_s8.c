@@ -90,6 +90,7 @@ static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, co
 #endif /* MCC_HAS_DSP */
 
 /* sum((x + off) * w) = sum(x * w) + off * sum(w), modulo 2^32, one output at a time. */
+MCC_PORTABLE_FALLBACK
 static mcc_status conv_1x1_portable(const mcc_conv_params *p, const int8_t *input,
                                     const int8_t *filter, const int32_t *bias, int8_t *output)
 {

@@ -307,6 +307,7 @@ static int32_t sum_s8(const int8_t *w, int32_t n)
  * Loop order: output channel outermost, so the full-filter weight sum is
  * computed once per channel and reused for every interior pixel.
  */
+MCC_PORTABLE_FALLBACK
 static mcc_status conv_portable(const mcc_conv_params *p, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, int8_t *output)
 {

@@ -38,6 +38,7 @@ int32_t mcc_depthwise_conv_3x3_s8_get_buffer_size(const mcc_depthwise_conv_param
 }
 
 /* The 3x3 window with the taps in the padding skipped, one output at a time. */
+MCC_PORTABLE_FALLBACK
 static void depthwise_3x3_portable(const mcc_depthwise_conv_params *p, const int8_t *input,
                                    const int8_t *filter, const int32_t *bias, int8_t *output)
 {

@@ -36,6 +36,7 @@ int32_t mcc_depthwise_conv_s8_get_buffer_size(const mcc_depthwise_conv_params *p
  *   clamp(requantize(sum over valid taps of (x[.., ic] + input_offset) * w[fy, fx, oc]
  *                    + bias[oc]) + output_offset)
  */
+MCC_PORTABLE_FALLBACK
 static mcc_status depthwise_portable(const mcc_depthwise_conv_params *p, const int8_t *input,
                                      const int8_t *filter, const int32_t *bias, int8_t *output)
 {

@@ -90,6 +90,7 @@ static mcc_status fully_connected_dsp(const mcc_fully_connected_params *p, const
  * computed as sum(x*w) + input_offset*sum(w) + filter_offset*sum(x)
  *             + depth*input_offset*filter_offset + bias   (equal modulo 2^32).
  */
+MCC_PORTABLE_FALLBACK
 static mcc_status fully_connected_portable(const mcc_fully_connected_params *p,
                                            const int8_t *input, const int8_t *filter,
                                            const int32_t *bias, int8_t *output)

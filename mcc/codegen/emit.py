@@ -16,6 +16,7 @@ from ..planner import ArenaPlan
 from .calls import kernel_for
 from .select import select_kernel
 from .cvalues import C_TYPES, CArray, c_array_body, c_ident, c_initializer
+from .support import with_support
 
 
 
@@ -139,7 +140,7 @@ def _calls(g: Graph, plan: ArenaPlan, records: list, views: dict[str, TensorView
             "comment": f"{op.kind} -> {out.cname} {list(out.shape)}",
             "out_macro": out.macro, "out_bytes": out.nbytes,
         })
-    return calls, arrays, sorted(kernels), scratch_macros
+    return calls, arrays, with_support(kernels, has_dsp), scratch_macros
 
 
 def _sparse_calls(calls: list, sparse: dict, folded: dict) -> list[dict]:
