@@ -10,7 +10,7 @@ import numpy as np
 
 from . import __version__
 from .codegen import generate
-from .errors import InputDataError, ModelFormatError, MccError
+from .errors import FitError, InputDataError, ModelFormatError, MccError
 from .frontend import load_tflite
 from .ir import Graph, verify
 from .codegen.select import select_kernel
@@ -85,8 +85,42 @@ def plan_memory(g: Graph, records: list, has_dsp: bool = False, kernels: list | 
     return plan_arena(g, scratch)
 
 
-def _overhead(options: CompileOptions) -> float | None:
-    return None if options.patch_overhead < 0 else options.patch_overhead
+NO_PATCH = "no patch"
+AUTO_OVERHEADS = (NO_PATCH, 0.25, None)  # tried in turn until the board's SRAM fits: no patches, patches
+                                        # recomputing at most 25 % of the MACs, patches without a limit
+
+
+def _overheads(options: CompileOptions) -> tuple:
+    """The patch recompute limits to try: the user's one, or (auto) no patches, then 25 %, then
+    unlimited while the board's SRAM does not fit. Only optimized memory plans patch."""
+    if options.patch_overhead is not None:
+        return (None if options.patch_overhead < 0 else options.patch_overhead,)
+    return AUTO_OVERHEADS if options.memory == "optimized" else (NO_PATCH,)
+
+
+
+
+def _plan_and_generate(g: Graph, records: list, options: CompileOptions, target, has_dsp: bool, source: str,
+                       overhead: float | None):
+    """(graph run, records, kernels, plan, memory result or None, files) for one patch limit."""
+    memory = None
+    g_run = g
+    if options.memory == "optimized":  # order search, in-place and patch-based execution
+        from .planner.optimize import plan_optimized
+        memory = plan_optimized(g, records, has_dsp, patch=overhead != NO_PATCH,
+                                max_overhead=None if overhead == NO_PATCH else overhead)
+        g_run, records, kernels, plan = (memory.program.graph, list(memory.program.records),
+                                         list(memory.kernels), memory.plan)
+    elif options.memory == "firstfit":
+        kernels = select_kernels(g, records, has_dsp)
+        plan = plan_memory(g, records, has_dsp, kernels)
+    else:
+        raise MccError(f"unknown memory plan {options.memory!r}; choose firstfit or optimized")
+    files = generate(g_run, plan, records, options.model_name, source, target, has_dsp)
+    if memory is not None:
+        from .planner.picture import memory_svg
+        files["mcc_memory.svg"] = memory_svg(g_run, plan, options.model_name)
+    return g_run, records, kernels, plan, memory, files
 
 
 @dataclass(frozen=True)
@@ -123,22 +157,15 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     records = lower_graph(g)
     if options.sparse:  # unstructured-sparse FC / 1x1 conv where they pay (mcc.lower.sparse_layers)
         records = sparse_records(g, records, has_dsp)
-    memory = None
-    g_run = g
-    if options.memory == "optimized":  # order search, in-place and patch-based execution
-        from .planner.optimize import plan_optimized
-        memory = plan_optimized(g, records, has_dsp, max_overhead=_overhead(options))
-        g_run, records, kernels, plan = (memory.program.graph, list(memory.program.records),
-                                         list(memory.kernels), memory.plan)
-    elif options.memory == "firstfit":
-        kernels = select_kernels(g, records, has_dsp)
-        plan = plan_memory(g, records, has_dsp, kernels)
-    else:
-        raise MccError(f"unknown memory plan {options.memory!r}; choose firstfit or optimized")
-    files = generate(g_run, plan, records, options.model_name, source, target, has_dsp)
-    if memory is not None:
-        from .planner.picture import memory_svg
-        files["mcc_memory.svg"] = memory_svg(g_run, plan, options.model_name)
+    for i, overhead in enumerate(_overheads(options)):
+        try:
+            g_run, records_run, kernels, plan, memory, files = _plan_and_generate(
+                g, records, options, target, has_dsp, source, overhead)
+            break
+        except FitError:
+            if i == len(_overheads(options)) - 1:
+                raise
+    records = records_run
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = stored_weight_bytes(g) - sparse_saved_bytes(g_run, records)
     layers = sparse_layer_bytes(layer_table(g_run, plan), g_run, records)
@@ -249,7 +276,9 @@ def analyze(model: str | Path, target: str = "host", options: CompileOptions | N
     memory = None
     if options.memory == "optimized":
         from .planner.optimize import plan_optimized
-        memory = plan_optimized(g, records, t.has_dsp and options.dsp, max_overhead=_overhead(options))
+        ov = _overheads(options)[0]
+        memory = plan_optimized(g, records, t.has_dsp and options.dsp, patch=ov != NO_PATCH,
+                                max_overhead=None if ov == NO_PATCH else ov)
         plan = memory.plan
     return AnalyzeResult(str(model), layers, stored_weight_bytes(g) - sparse_saved_bytes(g, records),
                          plan.arena_bytes, plan.lower_bound, sum(layer.macs for layer in layers), memory)

@@ -94,9 +94,10 @@ def main():
 @click.option("--no-dsp", is_flag=True, help="Portable C kernels even on cores with the DSP extension.")
 @click.option("--memory", type=click.Choice(["firstfit", "optimized"]), default="optimized", show_default=True,
               help="Arena plan: first fit in the model's op order, or order search + in-place + patches.")
-@click.option("--patch-overhead", type=float, default=0.25, show_default=True,
+@click.option("--patch-overhead", type=float, default=None,
               help="Optimized memory: the most MACs patch-based execution may recompute, as a fraction of "
-                   "the model's MACs (negative: no limit, smallest arena).")
+                   "the model's MACs (negative: no limit, smallest arena). Default: no recompute, unless the "
+                   "board's SRAM needs it (then up to 0.25, then no limit).")
 @click.option("--flash", "flash_budget", default=None, help="Flash budget (bytes, k/M suffixes): choose weight widths to fit.")
 @click.option("--sram", "sram_budget", default=None, help="SRAM budget (bytes, k/M suffixes) the plan must fit.")
 @click.option("--plan", "plan_path", type=click.Path(), default=None, help="A plan.json from `mcc plan`: compile with its widths.")

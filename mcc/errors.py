@@ -19,3 +19,7 @@ class InputDataError(MccError):
 
 class OutputDirError(MccError):
     pass
+
+
+class FitError(MccError):
+    """The model does not fit the target's SRAM or flash."""

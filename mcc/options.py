@@ -26,7 +26,9 @@ class CompileOptions:
     plan: str | None = None          # a plan.json from `mcc plan`: its widths are used as they are
     activation_bits: int = 8     # 16: int16 activations with int8 weights (16x8)
     memory: str = "optimized"    # arena plan: "firstfit" (model order) or "optimized" (mcc.planner.optimize)
-    patch_overhead: float = 0.25  # optimized memory: the most MACs patches may recompute (fraction; <0: no limit)
+    # optimized memory: the most MACs patch-based execution may recompute (fraction of the model's
+    # MACs; <0: no limit). None (auto): none, unless the board's SRAM needs it (then 25 %, then no limit)
+    patch_overhead: float | None = None
     # Keras models: "static" (int8 activations, needs calib) or "dynamic" (PTQ dynamic: int8/int16
     # weights, float32 activations, hybrid kernels; targets with an FPU only)
     mode: str = "static"

@@ -23,7 +23,8 @@ def validate_hybrid(g: Graph, model: str, x: np.ndarray) -> ValidateResult:
     x_t, y_t = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     x = np.asarray(x, np.float32).reshape((len(x),) + tuple(x_t.shape))
     with tempfile.TemporaryDirectory(prefix="mcc-validate-") as tmp:
-        r = compile_graph(g, Path(tmp) / "out", CompileOptions(target="host"), Path(model).name)
+        # first fit keeps the model's op order, so that the trace lines up with the model's ops
+        r = compile_graph(g, Path(tmp) / "out", CompileOptions(target="host", memory="firstfit"), Path(model).name)
         y_c, traces = host.run(r.outdir, x, y_t.shape, y_t.dtype, trace=True)
     checks = hybrid.check_traces(g, x, traces)
     failing = sorted({k for c in checks for k in c.failing})

@@ -367,4 +367,8 @@ def test_registries_cover_every_kind_and_record():
     assert set(LOWERINGS) == set(ATTRS_BY_KIND) - {"RESHAPE"}
     records = {c for c in vars(P).values() if is_dataclass(c) and c is not P.BroadcastShape}
     from mcc.codegen.calls16 import KERNELS16  # 16x8 records
-    assert set(KERNELS) | set(KERNELS16) | {P.PoolParams, P.PoolS16Params} == records  # every record has a C kernel
+    from mcc.codegen import hybrid  # float / hybrid (PTQ dynamic) records
+    from mcc.lower.sparse_layers import SparseConvParams, SparseFullyConnectedParams  # subclasses kept apart
+    hybrid_records = set(hybrid._WEIGHTED) | set(hybrid._OTHERS) | {t for _, t in hybrid._BY_KIND}
+    covered = set(KERNELS) | set(KERNELS16) | hybrid_records | {P.PoolParams, P.PoolS16Params}
+    assert covered - {SparseConvParams, SparseFullyConnectedParams} == records  # every record has a C kernel

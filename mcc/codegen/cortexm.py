@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MccError
+from ..errors import FitError, MccError
 from ..paths import FIRMWARE
 from ..targets_cm import Board, get_board
 from .emit import _env
@@ -56,13 +56,13 @@ def check_fits(board: Board, ctx: dict) -> None:
     sram_need = (ctx.get("arena_bytes", 0) + ctx.get("input_bytes", 0) + ctx.get("output_bytes", 0)
                  + stack + heap + RUNTIME_SRAM_SLACK)
     if sram_need > board.sram_size:
-        raise MccError(
+        raise FitError(
             f"the model needs {sram_need:,} bytes of SRAM on {board.name} (arena {ctx.get('arena_bytes', 0):,}"
             f" + input/output {ctx.get('input_bytes', 0) + ctx.get('output_bytes', 0):,} + stack {stack:,}"
             + (f" + heap {heap:,}" if heap else "")
             + f" + runtime {RUNTIME_SRAM_SLACK:,}); the board has {board.sram_size:,}")
     if ctx.get("weight_bytes", 0) > board.flash_size:
-        raise MccError(f"the model's weights ({ctx['weight_bytes']:,} bytes) do not fit the "
+        raise FitError(f"the model's weights ({ctx['weight_bytes']:,} bytes) do not fit the "
                        f"{board.flash_size:,} bytes of flash of {board.name}")
 
 

@@ -31,10 +31,10 @@ def weight_widths(g: Graph, op: Op) -> tuple[int, ...] | None:
     if op.kind not in PACKED_OPS or len(op.inputs) < 2 or op.inputs[1] is None:
         return None
     w = g.tensors[op.inputs[1]]
-    if w.quant is None or not w.is_const:
+    if w.quant is None or not w.is_const or w.dtype != "int8":  # int16 weights (PTQ dynamic) are not packed
         return None
     widths = tuple(int(b) for b in w.quant.widths(w.shape[PACKED_OPS[op.kind][0]]))
-    return None if all(b == 8 for b in widths) else widths
+    return None if all(b >= 8 for b in widths) else widths
 
 
 def lower_packed(g: Graph, op: Op):
