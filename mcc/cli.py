@@ -399,11 +399,14 @@ def flash_cmd(outdir, probe, dry_run):
 @click.argument("model", type=click.Path())
 @click.option("-t", "--target", default="host", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--patch-overhead", type=float, default=None,
+              help="Plan patch-based execution recomputing at most this fraction of the MACs (negative: no "
+                   "limit). Default: no patches.")
 @_quant_options
 @_user_errors
-def analyze_cmd(model, target, as_json, **quant):
+def analyze_cmd(model, target, as_json, patch_overhead, **quant):
     """Per-layer ops, shapes, MACs, weight and activation bytes, and memory totals."""
-    r = api.analyze(model, target, _options(target, progress=not as_json, **quant))
+    r = api.analyze(model, target, _options(target, progress=not as_json, patch_overhead=patch_overhead, **quant))
     if as_json:
         d = {"model": r.model, "layers": [x.as_dict() for x in r.layers],
              "totals": {"macs": r.macs, "weight_bytes": r.weight_bytes,

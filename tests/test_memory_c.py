@@ -78,7 +78,7 @@ def test_resnet8_patched_on_qemu_m4(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MLPERF))
 def test_arena_at_least_25_percent_below_tflm(name):
-    r = api.analyze(MLPERF[name])
+    r = api.analyze(MLPERF[name], options=CompileOptions(patch_overhead=0.25))
     tflm = tflm_arena_report(MLPERF[name]).total
     assert r.arena_bytes <= 0.75 * tflm, (r.arena_bytes, tflm)
 
@@ -88,7 +88,7 @@ def test_cli_memory_option_and_report(tmp_path):
     ff = runner.invoke(main, ["compile", str(MLPERF["sww"]), "-o", str(tmp_path / "ff"), "--memory", "firstfit"])
     assert ff.exit_code == 0, ff.output
     assert not (tmp_path / "ff" / "mcc_memory.svg").exists()
-    opt = runner.invoke(main, ["compile", str(MLPERF["sww"]), "-o", str(tmp_path / "opt")])
+    opt = runner.invoke(main, ["compile", str(MLPERF["sww"]), "-o", str(tmp_path / "opt"), "--patch-overhead", "0.25"])
     assert opt.exit_code == 0, opt.output
     for words in ("first fit", "order search", "+ in-place", "+ patches", "row bands", "lower bound"):
         assert words in opt.output
@@ -132,7 +132,7 @@ MOBILENET = MLPERF["resnet8"].parents[3] / "tests/data/mobilenet_v2_96_int8.tfli
 def test_mobilenet_patches_halve_the_peak_and_stay_exact(tmp_path):
     """MobileNetV2-style 96x96 model (tests/make_mobilenet.py): the default plan (<= 25 % extra MACs)
     at least halves the first-fit arena; the C is exact vs the reference under ASan and vs TFLM."""
-    r = api.compile(MOBILENET, tmp_path / "out", CompileOptions())
+    r = api.compile(MOBILENET, tmp_path / "out", CompileOptions(patch_overhead=0.25))
     mem = r.memory
     assert mem.patch is not None
     assert mem.steps["first fit"].arena_bytes >= 2 * mem.plan.arena_bytes
@@ -148,7 +148,7 @@ def test_mobilenet_patches_halve_the_peak_and_stay_exact(tmp_path):
 @pytest.mark.slow
 def test_mobilenet_patched_on_qemu_m4_dsp_kernels(tmp_path):
     """Band records through the DSP variants (1x1 conv, 3x3 depthwise with their scratch)."""
-    r = api.compile(MOBILENET, tmp_path / "out", CompileOptions(target="mps2-an386"))
+    r = api.compile(MOBILENET, tmp_path / "out", CompileOptions(target="mps2-an386", patch_overhead=0.25))
     assert r.memory.patch is not None
     assert {"mcc_conv_1x1_s8", "mcc_depthwise_conv_3x3_s8"} <= set(r.memory.kernels)
     x = api.random_inputs(r.graph, 1, seed=8)
@@ -172,7 +172,7 @@ def test_inplace_requantize_is_exact_under_sanitizers(name, tmp_path):
 def test_patches_share_the_weights(tmp_path):
     """Every band calls the kernel with the same weight arrays: flash does not grow."""
     ff = api.compile(MLPERF["sww"], tmp_path / "ff", CompileOptions(memory="firstfit"))
-    opt = api.compile(MLPERF["sww"], tmp_path / "opt", CompileOptions())
+    opt = api.compile(MLPERF["sww"], tmp_path / "opt", CompileOptions(patch_overhead=0.25))
     assert opt.memory.patch is not None and opt.memory.patch.bands > 1
     assert opt.weight_bytes == ff.weight_bytes
     count = (tmp_path / "opt/mcc_weights.h").read_text().count("extern const")
@@ -182,12 +182,25 @@ def test_patches_share_the_weights(tmp_path):
 def test_analyze_shows_the_plan():
     import json
     runner = CliRunner()
-    r = runner.invoke(main, ["analyze", str(MLPERF["resnet8"]), "--json"])
+    r = runner.invoke(main, ["analyze", str(MLPERF["resnet8"]), "--json", "--patch-overhead", "0.25"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     mem = d["memory"]
     assert mem["arena_bytes"] == d["totals"]["arena_bytes"] < mem["steps"]["first fit"]["arena_bytes"]
     assert mem["patch"]["bands"] > 1 and mem["patch"]["recompute_overhead"] > 0
     assert len(d["layers"]) == 16  # the model's own layers
-    text = runner.invoke(main, ["analyze", str(MLPERF["resnet8"])]).output
+    text = runner.invoke(main, ["analyze", str(MLPERF["resnet8"]), "--patch-overhead", "0.25"]).output
     assert "memory plan" in text and "row bands" in text and "offset down" in text
+
+
+def test_patches_only_when_the_board_needs_them(tmp_path):
+    """By default mcc does not recompute: a model that fits is not patched; one whose arena does
+    not fit the board's SRAM is patched (25 % recompute, then unlimited) until it fits."""
+    from mcc.errors import FitError
+
+    small = api.compile(MLPERF["sww"], tmp_path / "sww", CompileOptions(target="mps2-an386"))
+    assert small.memory.patch is None
+    with pytest.raises(FitError, match="SRAM"):
+        api.compile(MOBILENET, tmp_path / "ff", CompileOptions(target="nucleo-f401re", memory="firstfit", dsp=False))
+    r = api.compile(MOBILENET, tmp_path / "auto", CompileOptions(target="nucleo-f401re", dsp=False))
+    assert r.memory.patch is not None and r.memory.patch.bands > 1
