@@ -56,7 +56,7 @@ def fashion_graph():
 
 def measure(name, g, board, tmp: Path):
     out = tmp / f"{name}-{board}"
-    api.compile_graph(g, out, CompileOptions(target=board, force=True), name)
+    api.compile_graph(g, out, CompileOptions(target=board, force=True, memory="firstfit", sparse=False), name)
     x = api.random_inputs(g, 1)
     _, prof = api.run(out, x, profile=True)
     t = get_target(board)

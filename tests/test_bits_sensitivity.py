@@ -77,7 +77,7 @@ def test_instruction_prediction_close_to_qemu(dscnn, tmp_path):
 
     if not qemu.shutil.which("qemu-system-arm"):
         pytest.skip("no QEMU")
-    out = api.compile_graph(dscnn, tmp_path / "o", CompileOptions(target="mps2-an386")).outdir
+    out = api.compile_graph(dscnn, tmp_path / "o", CompileOptions(target="mps2-an386", memory="firstfit", sparse=False)).outdir
     _, prof = api.run(out, api.random_inputs(dscnn, 1), profile=True)
     p = I.predict(dscnn, "mps2-an386")
     assert p is not None and abs(p - prof.instructions[0]) <= 0.10 * prof.instructions[0]
