@@ -27,8 +27,12 @@ ranges are keyed by the IR tensor names that ``mcc.passes.quantize.quantize`` ex
 - Biases: fake-quantized as the kernels hold them, int32 at input scale x weight scale
   (``quantize_bias``), with TFLite's activation zero points and round-half-away rounding (the
   kernels' and the exporter's), so that the forward pass follows the integer pipeline.
-- BatchNorm: folded before QAT (with the model's moving statistics), i.e. the statistics are
-  frozen from the start; there is no ``freeze_bn_epoch`` phase (not implemented).
+- BatchNorm: by default (``freeze_bn_epoch=0``) folded before QAT with the model's moving
+  statistics, i.e. frozen from the start. With ``freeze_bn_epoch=N > 0`` a conv / dense followed
+  by a BatchNormalization in the user's Keras model trains, until epoch N, with the BN folded
+  using the batch statistics (``mcc.optimize.qat_bn``: the folded weights are fake-quantized, the
+  output equals conv + BN with batch statistics, the moving statistics are updated), and from
+  epoch N on with the frozen moving statistics. Export always folds the moving statistics.
 - Export: the float IR with the trained weights, the EMA ranges through ``quantize``; the weight
   tensors are then replaced by the QAT integers and scales (for bits < 8 they hold values in
   +-(2^(bits-1)-1), stored as int8) and the int32 biases recomputed at input x weight scale.
@@ -51,6 +55,7 @@ from keras import ops  # noqa: E402
 from ..errors import MccError, UnsupportedOperatorError  # noqa: E402
 from ..ir import Graph, QuantParams, Tensor, verify  # noqa: E402
 from ..quant import params as Q  # noqa: E402
+from .qat_bn import BNFold, check_freeze_bn_epoch, find_bn_folds, fold_moving_np  # noqa: E402
 
 LINEAR = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 FIXED = ("SOFTMAX", "LOGISTIC")
@@ -160,8 +165,10 @@ class QATModel(keras.Model):
     """The float IR graph run with keras.ops, weights and activations fake-quantized."""
 
     def __init__(self, graph: Graph, bits: int = 8, ema_decay: float = 0.99, quantize_bias: bool = True,
-                 **kwargs):
+                 bn_folds: dict[str, BNFold] | None = None, freeze_bn_epoch: int = 0, **kwargs):
         super().__init__(**kwargs)
+        self.freeze_bn_epoch = check_freeze_bn_epoch(freeze_bn_epoch)
+        self.bn_folds = dict(bn_folds or {})
         self.quantize_bias = quantize_bias
         if not 2 <= bits <= 8:
             raise MccError(f"bits must be in 2..8, got {bits}")
@@ -182,6 +189,10 @@ class QATModel(keras.Model):
             n_out = w.shape[WEIGHT_AXIS[op.kind]]
             bias = graph.tensors[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] is not None \
                 else np.zeros(n_out, np.float32)
+            f = self.bn_folds.get(op.outputs[0])
+            if f is not None:  # train the raw weights and the BN (qat_bn)
+                w, bias = f.w, f.b
+                self._add_bn_weights(i, op, f)
             self.w[op.outputs[0]] = self.add_weight(shape=w.shape, name=f"w{i}_{_safe(op.name)}",
                                                     initializer=keras.initializers.Constant(w))
             self.b[op.outputs[0]] = self.add_weight(shape=bias.shape, name=f"b{i}_{_safe(op.name)}",
@@ -197,7 +208,71 @@ class QATModel(keras.Model):
                                          initializer="ones")
         self.initialized = self.add_weight(shape=(), name="ranges_initialized", trainable=False,
                                            initializer="zeros")
+        # 1.0 once the BN statistics are frozen (fine_tune sets it at epoch freeze_bn_epoch)
+        self.bn_frozen = self.add_weight(shape=(), name="bn_frozen", trainable=False,
+                                         initializer=keras.initializers.Constant(
+                                             0.0 if self.bn_folds and self.freeze_bn_epoch > 0 else 1.0))
         self.tracked_names = list(self.lo)
+
+    def _add_bn_weights(self, i: int, op, f: BNFold) -> None:
+        if not hasattr(self, "bn_gamma"):
+            self.bn_gamma, self.bn_beta, self.bn_mean, self.bn_var = {}, {}, {}, {}
+        key, s = op.outputs[0], _safe(op.name)
+        c = keras.initializers.Constant
+        self.bn_gamma[key] = self.add_weight(shape=f.gamma.shape, name=f"gamma{i}_{s}", trainable=f.scale,
+                                             initializer=c(f.gamma))
+        self.bn_beta[key] = self.add_weight(shape=f.beta.shape, name=f"beta{i}_{s}", trainable=f.center,
+                                            initializer=c(f.beta))
+        self.bn_mean[key] = self.add_weight(shape=f.mean.shape, name=f"moving_mean{i}_{s}", trainable=False,
+                                            initializer=c(f.mean))
+        self.bn_var[key] = self.add_weight(shape=f.var.shape, name=f"moving_var{i}_{s}", trainable=False,
+                                           initializer=c(f.var))
+
+    def freeze_bn(self) -> None:
+        """Fold the BatchNorms with their (now frozen) moving statistics from here on."""
+        self.bn_frozen.assign(1.0)
+
+    def bn_statistics(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(moving mean, moving variance) of every BN trained folded, by linear-op output name."""
+        return {k: (np.asarray(self.bn_mean[k].numpy()), np.asarray(self.bn_var[k].numpy()))
+                for k in self.bn_folds}
+
+    def _folded(self, op, x, training: bool):
+        """(w, b) of a linear op, the BN folded in (batch statistics of ``x`` while training before the
+        freeze, then the moving statistics; the moving statistics follow the batch while not frozen)."""
+        key = op.outputs[0]
+        w, b = self.w[key], self.b[key]
+        if key not in self.bn_folds:
+            return w, b
+        f = self.bn_folds[key]
+        gamma, beta, mm, mv = self.bn_gamma[key], self.bn_beta[key], self.bn_mean[key], self.bn_var[key]
+        mu, var = mm - b, mv  # the moving mean is of W x + b
+        if training:
+            y = self._linear(op.kind, op.attrs, x, w)
+            axes = tuple(range(len(y.shape) - 1))
+            bmean = ops.mean(y, axis=axes)
+            bvar = ops.mean(ops.square(y - bmean), axis=axes)
+            fr = self.bn_frozen
+            mu = fr * mu + (1.0 - fr) * bmean
+            var = fr * var + (1.0 - fr) * bvar
+            m = f.momentum
+            upd = 1.0 - fr  # 0 once frozen: the moving statistics stop changing
+            self.bn_mean[key].assign(mm + upd * (1.0 - m) * (ops.stop_gradient(bmean + b) - mm))
+            self.bn_var[key].assign(mv + upd * (1.0 - m) * (ops.stop_gradient(bvar) - mv))
+        k = gamma / ops.sqrt(var + f.epsilon)
+        shape = [1] * len(w.shape)
+        shape[WEIGHT_AXIS[op.kind]] = -1
+        return w * ops.reshape(k, shape), beta - mu * k
+
+    def folded_weights_np(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(w, b) of a linear op as exported: a BN folded with the moving statistics (as fold_bn)."""
+        w = np.asarray(self.w[key].numpy(), np.float32)
+        b = np.asarray(self.b[key].numpy(), np.float32)
+        if key not in self.bn_folds:
+            return w, b
+        f = self.bn_folds[key]
+        return fold_moving_np(f.kind, w, b, self.bn_gamma[key].numpy(), self.bn_beta[key].numpy(),
+                              self.bn_mean[key].numpy(), self.bn_var[key].numpy(), f.epsilon)
 
     @property
     def ends_in_softmax(self) -> bool:
@@ -250,25 +325,27 @@ class QATModel(keras.Model):
     def _const(self, name: str):
         return ops.convert_to_tensor(self.graph.tensors[name].data)
 
-    def _run_op(self, op, args):
+    @staticmethod
+    def _linear(k: str, a, x, wq):
+        if k == "CONV_2D":  # OHWI -> HWIO
+            return ops.conv(x, ops.transpose(wq, (1, 2, 3, 0)), strides=a.stride,
+                            padding=a.padding.lower(), dilation_rate=a.dilation)
+        if k == "DEPTHWISE_CONV_2D":  # 1HWC (C = in * dm) -> (H, W, in, dm)
+            _, h, w, c = wq.shape
+            dm = a.depth_multiplier
+            return ops.depthwise_conv(x, ops.reshape(wq, (h, w, c // dm, dm)), strides=a.stride,
+                                      padding=a.padding.lower(), dilation_rate=a.dilation)
+        return ops.matmul(ops.reshape(x, (-1, wq.shape[1])), ops.transpose(wq))
+
+    def _run_op(self, op, args, training: bool = False):
         k, a = op.kind, op.attrs
         if k in LINEAR:
-            wq = fake_quant_weights(self.w[op.outputs[0]], k, self.bits)
-            b = self.b[op.outputs[0]]
+            w, b = self._folded(op, args[0], training)
+            wq = fake_quant_weights(w, k, self.bits)
             if self.quantize_bias:  # the int32 bias at input scale x weight scale, as exported
-                s_w = ops.reshape(weight_scales(self.w[op.outputs[0]], k, self.bits), (-1,))
+                s_w = ops.reshape(weight_scales(w, k, self.bits), (-1,))
                 b = fake_quant_bias(b, self._input_scale(op.inputs[0]) * s_w)
-            if k == "CONV_2D":  # OHWI -> HWIO
-                y = ops.conv(args[0], ops.transpose(wq, (1, 2, 3, 0)), strides=a.stride,
-                             padding=a.padding.lower(), dilation_rate=a.dilation)
-            elif k == "DEPTHWISE_CONV_2D":  # 1HWC (C = in * dm) -> (H, W, in, dm)
-                _, h, w, c = wq.shape
-                dm = a.depth_multiplier
-                y = ops.depthwise_conv(args[0], ops.reshape(wq, (h, w, c // dm, dm)), strides=a.stride,
-                                       padding=a.padding.lower(), dilation_rate=a.dilation)
-            else:
-                y = ops.matmul(ops.reshape(args[0], (-1, wq.shape[1])), ops.transpose(wq))
-            return y + b
+            return self._linear(k, a, args[0], wq) + b
         if k == "ADD":
             return args[0] + args[1]
         if k == "MUL":
@@ -307,7 +384,7 @@ class QATModel(keras.Model):
                     args.append(env[n])
                 elif op.kind not in LINEAR:
                     args.append(self._const(n))
-            y = self._run_op(op, args)
+            y = self._run_op(op, args, training)
             y = _activation(y, getattr(op.attrs, "activation", "NONE"))
             out = g.tensors[op.outputs[0]]
             y = ops.reshape(y, (-1,) + tuple(out.shape[1:]))
@@ -331,7 +408,7 @@ class QATModel(keras.Model):
         for op in g.ops:
             if op.kind not in LINEAR:
                 continue
-            w = np.asarray(self.w[op.outputs[0]].numpy(), np.float32)
+            w, b = self.folded_weights_np(op.outputs[0])
             if quantized_weights:
                 k, s = quantize_weights_np(w, op.kind, self.bits)
                 shape = [1] * w.ndim
@@ -339,7 +416,6 @@ class QATModel(keras.Model):
                 w = (k.astype(np.float64) * s.reshape(shape)).astype(np.float32)
             t = g.tensors[op.inputs[1]]
             tensors[t.name] = Tensor(t.name, t.shape, "float32", None, w)
-            b = np.asarray(self.b[op.outputs[0]].numpy(), np.float32)
             if len(op.inputs) > 2 and op.inputs[2] is not None:
                 tb = g.tensors[op.inputs[2]]
                 tensors[tb.name] = Tensor(tb.name, tb.shape, "float32", None, b)
@@ -358,7 +434,7 @@ class QATModel(keras.Model):
 
 # ----------------------------------------------------------------------------- public API
 def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
-              calib_samples: int = 512) -> QATModel:
+              calib_samples: int = 512, freeze_bn_epoch: int = 0) -> QATModel:
     """A new QAT Keras model for ``model`` (a keras.Model, a .keras/.h5 path or a float IR Graph).
 
     ``calib_data`` (array (N, *input shape)), if given, initializes the activation ranges with a
@@ -366,7 +442,11 @@ def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
     the training data (before either, every range is [0, 1]).
     The user's model is never modified (``load_keras`` copies its weights; BatchNorm is folded
     with its moving statistics). ``bits`` (2..8) is the weight precision; activations are 8-bit.
+    ``freeze_bn_epoch`` (>= 0; a Keras model only, an IR graph has its BN folded already): with
+    N > 0, every conv / dense followed by a BatchNormalization trains with the BN folded using the
+    batch statistics until ``fine_tune``'s epoch N, then with the frozen moving statistics.
     """
+    freeze_bn_epoch = check_freeze_bn_epoch(freeze_bn_epoch)
     if isinstance(model, Graph):
         from ..passes.pipeline import run_float_passes
         g = run_float_passes(model)
@@ -376,7 +456,9 @@ def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise MccError("QAT supports models with one input and one output")
     name = f"qat{bits}_{_safe(str(g.meta.get('source', 'model')))}"
-    qat = QATModel(g, bits=bits, ema_decay=ema_decay, name=name)
+    folds = find_bn_folds(model, g) if freeze_bn_epoch > 0 and not isinstance(model, Graph) else {}
+    qat = QATModel(g, bits=bits, ema_decay=ema_decay, bn_folds=folds, freeze_bn_epoch=freeze_bn_epoch,
+                   name=name)
     shape = g.tensors[g.inputs[0]].shape
     qat(np.zeros((1,) + tuple(shape[1:]), np.float32))  # build
     if calib_data is not None:
@@ -386,7 +468,7 @@ def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
 
 def fine_tune(qat: QATModel, x, y, epochs: int = 1, batch_size: int = 64, learning_rate: float = 5e-4,
               loss="sparse_categorical_crossentropy", metrics=("accuracy",), validation_data=None,
-              verbose="auto", init_samples: int = 512, trainer=None):
+              verbose="auto", init_samples: int = 512, trainer=None, freeze_bn_epoch: int | None = None):
     """Train ``qat`` with ``fit`` (Keras progress bar; ``verbose=0`` for none). Returns the History.
 
     The activation ranges start from a min/max calibration on ``x[:init_samples]`` (once) and
@@ -394,16 +476,32 @@ def fine_tune(qat: QATModel, x, y, epochs: int = 1, batch_size: int = 64, learni
     protocol, e.g. a distillation trainer) replaces the default compile-and-fit: it gets the QAT
     model and trains it with its own loss (``learning_rate``, ``loss`` and ``metrics`` are then its
     business).
+    ``freeze_bn_epoch`` (default: the one given to ``qat_model``) is the epoch of this call (from
+    0) at whose start the BatchNorm statistics freeze (see ``qat_model``).
     """
+    freeze = qat.freeze_bn_epoch if freeze_bn_epoch is None else check_freeze_bn_epoch(freeze_bn_epoch)
+    callbacks = [_FreezeBN(qat, freeze)] if qat.bn_folds else []
     x = np.asarray(x, np.float32)
     if float(qat.initialized.numpy()) == 0.0:
         qat.init_ranges(x, init_samples)
     if trainer is not None:
-        return trainer.fit(qat, x, y, epochs=epochs, batch_size=batch_size, callbacks=(),
+        return trainer.fit(qat, x, y, epochs=epochs, batch_size=batch_size, callbacks=tuple(callbacks),
                            validation_data=validation_data, verbose=0 if verbose == "auto" else verbose)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics or []))
     return qat.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation_data,
-                   verbose=verbose)
+                   verbose=verbose, callbacks=callbacks)
+
+
+class _FreezeBN(keras.callbacks.Callback):
+    """Freezes the BatchNorm statistics of ``qat`` at the start of epoch ``epoch``."""
+
+    def __init__(self, qat: QATModel, epoch: int):
+        super().__init__()
+        self.qat, self.epoch = qat, epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch >= self.epoch:
+            self.qat.freeze_bn()
 
 
 def export(qat: QATModel, io: str = "float", fold_input_rescale: bool = True) -> Graph:
@@ -419,7 +517,7 @@ def export(qat: QATModel, io: str = "float", fold_input_rescale: bool = True) ->
         raise RuntimeError("export: linear ops do not match")
     tensors = dict(q.tensors)
     for fop, qop in zip(lin_f, lin_q):
-        w = np.asarray(qat.w[fop.outputs[0]].numpy(), np.float32)
+        w, fb = qat.folded_weights_np(fop.outputs[0])
         k, s = quantize_weights_np(w, fop.kind, qat.bits)
         axis = WEIGHT_AXIS[fop.kind]
         wt = q.tensors[qop.inputs[1]]
@@ -428,7 +526,6 @@ def export(qat: QATModel, io: str = "float", fold_input_rescale: bool = True) ->
             bt = q.tensors[qop.inputs[2]]
             s_in = q.tensors[qop.inputs[0]].quant.s
             bs = Q.bias_scales(s_in, s)
-            fb = np.asarray(qat.b[fop.outputs[0]].numpy(), np.float32)
             bq = QuantParams(tuple(float(v) for v in bs), (0,) * len(bs), 0 if len(bs) > 1 else None)
             tensors[bt.name] = Tensor(bt.name, bt.shape, "int32", bq, Q.quantize_bias(fb, bs))
     meta = dict(q.meta, qat={"weight_bits": qat.bits, "activation_bits": 8, "ema_decay": qat.ema_decay})
