@@ -14,6 +14,7 @@ import mcc.api as api
 from mcc.codegen.cortexm import FW_DIR, context_from_outdir, cortexm_files, qemu_base_command
 from mcc.errors import MccError
 from mcc.options import CompileOptions
+from mcc.targets import get_target
 from mcc.oracle.tflm import run_tflm
 from mcc.sim import qemu, renode
 from mcc.targets_cm import get_board, get_core, list_cores, list_targets, qemu_boards
@@ -302,7 +303,10 @@ def test_instruction_counts_deterministic_and_per_layer(tmp_path_factory, refere
         assert all(v > 0 for v in p1.layers[k].values())
         # the layers add up to the exact count of the unprofiled build, less than 0.1 % apart
         assert abs(sum(p1.layers[k].values()) - p1.instructions[k]) < 1e-3 * p1.instructions[k]
-        assert 1.0 < p1.instructions[k] / macs < 30.0
+        # instructions per MAC in the range measured for these models (exact counts, this tree):
+        # DSP cores 1.37-1.95, portable M3 7.2-10.5; outside it the counter or the kernels broke
+        lo, hi = (1.0, 2.5) if get_target(board).has_dsp else (5.0, 12.0)
+        assert lo < p1.instructions[k] / macs < hi
     assert 0 < p1.mark_cost < 40 and p1.total_instructions > sum(p1.instructions)
 
 
