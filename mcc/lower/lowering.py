@@ -140,16 +140,21 @@ def _depthwise(g: Graph, op: Op) -> P.DepthwiseConvParams:
         multiplier=mult, shift=shift)
 
 
+def fc_multipliers(x, w, y) -> tuple[bool, np.ndarray, np.ndarray]:
+    """(per_channel, multipliers, shifts) of a FULLY_CONNECTED layer (int8 and 16x8 alike)."""
+    per_channel = len(w.quant.scale) > 1
+    if per_channel:
+        return True, *_channel_multipliers(x, w, y, w.shape[0])
+    # GetQuantizedConvolutionMultipler: the scale product is taken in float32
+    product = np.float32(x.quant.s) * np.float32(w.quant.s)
+    return False, *quantize_multipliers([float(product) / y.quant.s])
+
+
 def _fully_connected(g: Graph, op: Op) -> P.FullyConnectedParams:
     (x, w, *_), y = _tensors(g, op)
     _require_int8(op, x, w, y)
     output_size, accum_depth = w.shape[0], w.shape[-1]
-    per_channel = len(w.quant.scale) > 1
-    if per_channel:
-        mult, shift = _channel_multipliers(x, w, y, output_size)
-    else:  # GetQuantizedConvolutionMultipler: the scale product is taken in float32
-        product = np.float32(x.quant.s) * np.float32(w.quant.s)
-        mult, shift = quantize_multipliers([float(product) / y.quant.s])
+    per_channel, mult, shift = fc_multipliers(x, w, y)
     act_min, act_max = activation_range(op.attrs.activation, y.quant, y.dtype)
     return P.FullyConnectedParams(
         batches=y.size // output_size, accum_depth=accum_depth, output_size=output_size,

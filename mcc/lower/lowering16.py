@@ -14,9 +14,9 @@ import dataclasses
 import numpy as np
 
 from ..ir import Graph, Op
-from ..reference.fixed_point import quantize_multiplier, quantize_multipliers
+from ..reference.fixed_point import quantize_multiplier
 from . import params as P
-from .lowering import (_broadcast, _channel_multipliers, _pad, _require, _spatial, _tensors,
+from .lowering import (fc_multipliers, _broadcast, _channel_multipliers, _pad, _require, _spatial, _tensors,
                        activation_range)
 from .lut16 import softmax_luts
 
@@ -83,12 +83,7 @@ def _fully_connected(g: Graph, op: Op) -> P.FullyConnectedS16Params:
     _require_s16(op, x, y)
     _require_weights(op, w, _bias(ins))
     output_size, accum_depth = w.shape[0], w.shape[-1]
-    per_channel = len(w.quant.scale) > 1
-    if per_channel:
-        mult, shift = _channel_multipliers(x, w, y, output_size)
-    else:  # GetQuantizedConvolutionMultipler: the scale product is taken in float32
-        product = np.float32(x.quant.s) * np.float32(w.quant.s)
-        mult, shift = quantize_multipliers([float(product) / y.quant.s])
+    per_channel, mult, shift = fc_multipliers(x, w, y)
     act_min, act_max = activation_range(op.attrs.activation, y.quant, y.dtype)
     return P.FullyConnectedS16Params(
         batches=y.size // output_size, accum_depth=accum_depth, output_size=output_size,
