@@ -157,15 +157,16 @@ def compile_graph(g: Graph, outdir: str | Path, options: CompileOptions = Compil
     records = lower_graph(g)
     if options.sparse:  # unstructured-sparse FC / 1x1 conv where they pay (mcc.lower.sparse_layers)
         records = sparse_records(g, records, has_dsp)
-    for i, overhead in enumerate(_overheads(options)):
+    *smaller, last = _overheads(options)
+    for overhead in smaller:  # a plan that does not fit the board: try the next patch limit
         try:
-            g_run, records_run, kernels, plan, memory, files = _plan_and_generate(
-                g, records, options, target, has_dsp, source, overhead)
+            result = _plan_and_generate(g, records, options, target, has_dsp, source, overhead)
             break
         except FitError:
-            if i == len(_overheads(options)) - 1:
-                raise
-    records = records_run
+            pass
+    else:
+        result = _plan_and_generate(g, records, options, target, has_dsp, source, last)
+    g_run, records, kernels, plan, memory, files = result
     x, y = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
     weight_bytes = stored_weight_bytes(g) - sparse_saved_bytes(g_run, records)
     layers = sparse_layer_bytes(layer_table(g_run, plan), g_run, records)
