@@ -3,7 +3,8 @@
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py [--only NAME ...]
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python tests/make_16x8_models.py --dscnn   (tests/data/dscnn_16x8.tflite)
 
-16x8 = int16 activations (symmetric, zero point 0) with int8 weights and int64 biases, as the
+16x8 = int16 activations (symmetric, zero point 0) with int8 weights and int64 biases (int32 for
+the ``*_bias32`` models), as the
 TFLite converter makes them: ``optimizations=[DEFAULT]``, a representative dataset of 64 uniform
 random samples (fixed seed), ``supported_ops=[EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]``
 and int16 input and output (``float_io_*``: float32 I/O, so QUANTIZE / DEQUANTIZE appear at the
@@ -112,7 +113,33 @@ def _specs():
           ["QUANTIZE", "CONV_2D", "DEQUANTIZE"], "float32 I/O", float_io=True),
         S("float_io_fc", [(16,)], dense(5), ["QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE"],
           "float32 I/O", float_io=True),
+        # LOGISTIC / TANH (16 x 16 x 16 inputs: 16 samples can hold every int16 value once)
+        S("logistic", [(16, 16, 16)], lambda x: layers.Activation("sigmoid")(x[0]), ["LOGISTIC"],
+          "inputs [-10, 10] (past the table's saturation)", ranges=[(-10, 10)]),
+        S("logistic_narrow", [(16, 16, 16)], lambda x: layers.Activation("sigmoid")(x[0]),
+          ["LOGISTIC"], "inputs [-1.5, 1.5] (large input multiplier)", ranges=[(-1.5, 1.5)]),
+        S("tanh", [(16, 16, 16)], lambda x: layers.Activation("tanh")(x[0]), ["TANH"],
+          "inputs [-6, 6] (past the table's saturation)", ranges=[(-6, 6)]),
+        S("tanh_narrow", [(16, 16, 16)], lambda x: layers.Activation("tanh")(x[0]), ["TANH"],
+          "inputs [-0.7, 0.7]", ranges=[(-0.7, 0.7)]),
+        S("fc_sigmoid", [(24,)], dense(8, activation="sigmoid"), ["FULLY_CONNECTED", "LOGISTIC"],
+          "Dense with a sigmoid activation", ranges=[(-3, 3)]),
+        S("fc_tanh", [(24,)], dense(8, activation="tanh"), ["FULLY_CONNECTED", "TANH"],
+          "Dense with a tanh activation", ranges=[(-3, 3)]),
+        S("float_io_tanh", [(6, 6, 2)], lambda x: layers.Activation("tanh")(x[0]),
+          ["QUANTIZE", "TANH", "DEQUANTIZE"], "float32 I/O", ranges=[(-2, 2)], float_io=True),
+        # int32 biases (converter: _experimental_full_integer_quantization_bias_type = int32)
+        S("fc_bias32", [(32,)], dense(10), ["FULLY_CONNECTED"], "int32 bias"),
+        S("conv_bias32", [(8, 8, 3)], conv(5, 3, padding="same", activation="relu"), ["CONV_2D"],
+          "int32 bias, fused RELU"),
+        S("fc_bias32_per_tensor", [(24,)], dense(6), ["FULLY_CONNECTED"],
+          "int32 bias, per-tensor weights", per_tensor_dense=True),
     ]
+
+
+# Models converted with int32 biases (TFLM accumulates them in int32 and requantizes as for
+# int8). DEPTHWISE_CONV_2D is left out: TFLM's int16 depthwise kernel reads its bias as int64.
+BIAS32 = {"fc_bias32", "conv_bias32", "fc_bias32_per_tensor"}
 
 
 def _rep_dataset(spec: Spec, seed: int):
@@ -128,7 +155,7 @@ def _rep_dataset(spec: Spec, seed: int):
 
 
 def convert_16x8(model, representative_dataset, float_io: bool = False,
-                 per_tensor_dense: bool = False) -> bytes:
+                 per_tensor_dense: bool = False, bias32: bool = False) -> bytes:
     """The TFLite converter's 16x8 full-integer quantization of a Keras model."""
     import tensorflow as tf
 
@@ -144,6 +171,8 @@ def convert_16x8(model, representative_dataset, float_io: bool = False,
         tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     if per_tensor_dense:
         conv._experimental_disable_per_channel_quantization_for_dense_layers = True
+    if bias32:
+        conv._experimental_full_integer_quantization_bias_type = tf.int32
     if not float_io:
         conv.inference_input_type = tf.int16
         conv.inference_output_type = tf.int16
@@ -159,7 +188,8 @@ def build(spec: Spec) -> bytes:
     keras.utils.set_random_seed(seed)
     inputs = [keras.Input(shape, batch_size=1, name=f"in{k}") for k, shape in enumerate(spec.inputs)]
     model = keras.Model(inputs, spec.build(inputs), name=spec.name)
-    return convert_16x8(model, _rep_dataset(spec, seed), spec.float_io, spec.per_tensor_dense)
+    return convert_16x8(model, _rep_dataset(spec, seed), spec.float_io, spec.per_tensor_dense,
+                        bias32=spec.name in BIAS32)
 
 
 def main(argv=None) -> int:
@@ -190,7 +220,8 @@ def main(argv=None) -> int:
     if not args.only:
         lines = ["# Single-operator 16x8 TFLite models", "",
                  "Made by `tests/make_16x8_models.py` (see its docstring): int16 activations with",
-                 "zero point 0, int8 per-channel weights, int64 biases, int16 I/O unless `float_io_*`.",
+                 "zero point 0, int8 per-channel weights, int64 biases (int32 in `*_bias32`), int16 I/O unless",
+                 "`float_io_*`.",
                  "", "| file | operators | I/O | covers |", "|---|---|---|---|"]
         lines += [f"| `{n}.tflite` | {', '.join(o)} | {io} | {note} |" for n, o, io, note in rows]
         (OUT_DIR / "README.md").write_text("\n".join(lines) + "\n")

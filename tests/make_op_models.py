@@ -178,6 +178,10 @@ def _specs():
           "softmax over the last axis of a 4-D tensor, inputs in [-4, 4]", ranges=[(-4, 4)]),
         S("logistic", [(4, 4, 3)], lambda x: ops.sigmoid(x[0]), ["LOGISTIC"],
           "inputs in [-6, 6]", ranges=[(-6, 6)]),
+        S("tanh", [(16, 16)], lambda x: ops.tanh(x[0]), ["TANH"],
+          "inputs in [-5, 5] (every int8 value in one sample)", ranges=[(-5, 5)]),
+        S("tanh_narrow", [(16, 16)], lambda x: ops.tanh(x[0]), ["TANH"],
+          "inputs in [-0.5, 0.5]", ranges=[(-0.5, 0.5)]),
         # ---- shape ops
         S("reshape", [(4, 4, 3)], lambda x: layers.Reshape((6, 8))(x[0]), ["RESHAPE"],
           "(1,4,4,3) -> (1,6,8)"),

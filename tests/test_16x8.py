@@ -272,9 +272,16 @@ def test_int16_activation_with_zero_point_is_refused():
         lower_op(g, g.ops[0])
 
 
-def test_16x8_int32_bias_is_refused_by_the_lowering():
+def test_16x8_int32_bias_is_lowered_to_the_int32_path_and_int16_bias_refused():
+    """(int32 biases were refused before; TFLM accumulates them in int32, see
+    test_16x8_activations.py for the models against TFLM.)"""
     g = _fc_graph(bias_dtype="int32")
-    with pytest.raises(UnsupportedOperatorError, match="16x8 bias must be int64, got int32"):
+    assert lower_op(g, g.ops[0]).bias_bits == 32
+    assert lower_op(_fc_graph(), g.ops[0]).bias_bits == 64
+    y = interp.run(g, [np.array([[100, -200, 300, 400]], np.int16)])[0]
+    assert y.tolist() == [[2, 4]]  # the float check of test_valid_16x8_graph_verifies_and_runs
+    g = _fc_graph(bias_dtype="int16")
+    with pytest.raises(UnsupportedOperatorError, match="16x8 bias must be int64 or int32, got int16"):
         lower_op(g, g.ops[0])
 
 
@@ -333,15 +340,19 @@ def test_keras_16x8_integer_io_and_bad_bits(fashion_calib):
         quantize_model(g, calib, activation_bits=12, progress=False)
 
 
-def test_keras_16x8_refuses_ops_without_16x8_kernel():
-    from mcc.errors import MccError
+@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH"])
+def test_keras_16x8_logistic_and_tanh_outputs_are_fixed_at_2_to_the_minus_15(kind):
+    """(Before LOGISTIC / TANH had 16x8 kernels they were refused here.)"""
     from mcc.ir.attrs import NoAttrs
     from mcc.passes.quantize16 import quantize16
 
     t = {"x": Tensor("x", (1, 4), "float32"), "y": Tensor("y", (1, 4), "float32")}
-    g = Graph(t, (Op("LOGISTIC", ("x",), ("y",), NoAttrs()),), ("x",), ("y",))
-    with pytest.raises(MccError, match="LOGISTIC has no 16x8 kernel"):
-        quantize16(g, {"x": (-1.0, 1.0), "y": (0.0, 1.0)})
+    g = Graph(t, (Op(kind, ("x",), ("y",), NoAttrs()),), ("x",), ("y",))
+    q = quantize16(g, {"x": (-3.0, 2.0), "y": (0.0, 1.0)}, io="int16")
+    x, y = (q.tensors[n] for n in q.ops[0].inputs + q.ops[0].outputs)
+    assert (x.dtype, y.dtype) == ("int16", "int16")
+    assert x.quant.scale == (float(np.float32(3.0 / 32767)),) and y.quant.scale == (1 / 32768,)
+    assert type(lower_op(q, q.ops[0])) is (P.LogisticS16Params if kind == "LOGISTIC" else P.TanhS16Params)
 
 
 @pytest.mark.slow

@@ -222,8 +222,8 @@ static inline int32_t mcc_exp_on_negative_values(int32_t a, int32_t integer_bits
     return result;
 }
 
-/* 1 / (1 + a) for a in [0, 1); a in F0, result in F0 (Newton-Raphson). */
-static inline int32_t mcc_one_over_one_plus_x_for_x_in_0_1(int32_t a)
+/* 2 / (1 + a) in F2 for a in [0, 1) in F0: Newton-Raphson division, three iterations. */
+static inline int32_t mcc_two_over_one_plus_x_f2(int32_t a)
 {
     const int32_t constant_48_over_17 = 1515870810;   /* F2 */
     const int32_t constant_neg_32_over_17 = -1010580540; /* F2 */
@@ -242,8 +242,20 @@ static inline int32_t mcc_one_over_one_plus_x_for_x_in_0_1(int32_t a)
             x, mcc_saturating_shl(
                    mcc_sat_rounding_doubling_high_mul(x, one_minus_half_denominator_times_x), 2));
     }
+    return x;
+}
+
+/* 1 / (1 + a) for a in [0, 1); a in F0, result in F0 (Newton-Raphson). */
+static inline int32_t mcc_one_over_one_plus_x_for_x_in_0_1(int32_t a)
+{
     /* x / 2 as F1 (exact), rescaled to F0 (saturating) */
-    return mcc_saturating_shl(x, 1);
+    return mcc_saturating_shl(mcc_two_over_one_plus_x_f2(a), 1);
+}
+
+/* (1 - a) / (1 + a) for a in [0, 1); a in F0, result in F0: 2 / (1 + a) - 1 rescaled from F2. */
+static inline int32_t mcc_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a)
+{
+    return mcc_saturating_shl(mcc_wrapping_sub(mcc_two_over_one_plus_x_f2(a), (int32_t)1 << 29), 2);
 }
 
 /* TFLite GetReciprocal: returns 1 / x in F0 scaled by 2^-num_bits_over_unit,
@@ -271,6 +283,19 @@ static inline int32_t mcc_logistic(int32_t a, int32_t integer_bits)
         return result_if_positive;
     }
     return mcc_wrapping_sub(INT32_MAX, result_if_positive);
+}
+
+/* tanh(a); a in F<integer_bits>, result in F0: (1 - e) / (1 + e) with e = exp(-2|a|) (the
+ * same raw value read with one more integer bit), negated for a < 0. */
+static inline int32_t mcc_tanh(int32_t a, int32_t integer_bits)
+{
+    const int32_t n = a < 0 ? a : mcc_wrapping_neg(a);
+    const int32_t t = mcc_one_minus_x_over_one_plus_x_for_x_in_0_1(
+        mcc_exp_on_negative_values(n, integer_bits + 1));
+    if (a == 0) {
+        return 0;
+    }
+    return a < 0 ? mcc_wrapping_neg(t) : t;
 }
 
 #endif /* MCC_FIXED_POINT_H */

@@ -159,6 +159,9 @@ typedef struct {
     int32_t input_left_shift;
 } mcc_logistic_params;
 
+/* TANH int8 (same fields as LOGISTIC; output scale 1/128, zero point 0). */
+typedef mcc_logistic_params mcc_tanh_params;
+
 /* MEAN over one contiguous block of axes: input viewed as (outer, reduce, inner). */
 typedef struct {
     int32_t outer;
@@ -240,6 +243,7 @@ mcc_status mcc_mul_s8(const mcc_mul_params *p, const int8_t *input1, const int8_
                       int8_t *output);
 mcc_status mcc_softmax_s8(const mcc_softmax_params *p, const int8_t *input, int8_t *output);
 mcc_status mcc_logistic_s8(const mcc_logistic_params *p, const int8_t *input, int8_t *output);
+mcc_status mcc_tanh_s8(const mcc_tanh_params *p, const int8_t *input, int8_t *output);
 mcc_status mcc_mean_s8(const mcc_mean_params *p, const int8_t *input, int8_t *output);
 mcc_status mcc_pad_s8(const mcc_pad_params *p, const int8_t *input, int8_t *output);
 mcc_status mcc_concat(const mcc_concat_params *p, const void *const *inputs, int32_t num_inputs,
@@ -323,6 +327,7 @@ typedef struct {
     int32_t act_max;
     const int32_t *multiplier; /* [output_c] */
     const int32_t *shift;      /* [output_c] */
+    int32_t bias_bits;         /* 64: int64 bias; 32: int32 bias, accumulator, requantization */
 } mcc_conv_s16_params;
 
 typedef struct {
@@ -346,6 +351,7 @@ typedef struct {
     int32_t act_max;
     const int32_t *multiplier; /* [output_c] */
     const int32_t *shift;      /* [output_c] */
+    int32_t bias_bits;         /* as in mcc_conv_s16_params */
 } mcc_depthwise_conv_s16_params;
 
 typedef struct {
@@ -357,6 +363,7 @@ typedef struct {
     int32_t per_channel;
     const int32_t *multiplier; /* [output_size], or [1] when per_channel == 0 */
     const int32_t *shift;
+    int32_t bias_bits;         /* as in mcc_conv_s16_params */
 } mcc_fully_connected_s16_params;
 
 /* SOFTMAX int16 (TFLM LUT path): 513-entry int16 tables held as int32. */
@@ -382,14 +389,15 @@ typedef struct {
     int32_t qmax;
 } mcc_requantize_s16_params;
 
+/* bias: int64_t[] (bias_bits 64) or int32_t[] (bias_bits 32), may be NULL */
 mcc_status mcc_conv_s16(const mcc_conv_s16_params *p, const int16_t *input, const int8_t *filter,
-                        const int64_t *bias /* may be NULL */, int16_t *output, int8_t *scratch);
+                        const void *bias, int16_t *output, int8_t *scratch);
 mcc_status mcc_depthwise_conv_s16(const mcc_depthwise_conv_s16_params *p, const int16_t *input,
-                                  const int8_t *filter, const int64_t *bias /* may be NULL */,
-                                  int16_t *output, int8_t *scratch);
+                                  const int8_t *filter, const void *bias, int16_t *output,
+                                  int8_t *scratch);
 mcc_status mcc_fully_connected_s16(const mcc_fully_connected_s16_params *p, const int16_t *input,
-                                   const int8_t *filter, const int64_t *bias /* may be NULL */,
-                                   int16_t *output, int8_t *scratch);
+                                   const int8_t *filter, const void *bias, int16_t *output,
+                                   int8_t *scratch);
 mcc_status mcc_avg_pool_s16(const mcc_pool_s16_params *p, const int16_t *input, int16_t *output);
 mcc_status mcc_max_pool_s16(const mcc_pool_s16_params *p, const int16_t *input, int16_t *output);
 mcc_status mcc_add_s16(const mcc_add_s16_params *p, const int16_t *input1, const int16_t *input2,
@@ -406,6 +414,19 @@ mcc_status mcc_requantize_s16(const mcc_requantize_s16_params *p, const void *in
                               void *output);
 mcc_status mcc_dequantize_s16_f32(const mcc_dequantize_s16_params *p, const int16_t *input,
                                   float *output);
+
+/* LOGISTIC / TANH int16 (TFLite's int16 kernels): input zero point 0, output scale 1/32768. */
+typedef struct {
+    int32_t size;
+    int32_t input_multiplier;  /* the input to steps of 1 / (3 * 4096): (x * m + round) >> s */
+    int32_t input_left_shift;  /* a right shift, s (TFLite's name) */
+    const int32_t *sigmoid_lut; /* [256]: sigmoid(i / 24), unsigned Q0.16 */
+} mcc_logistic_s16_params;
+typedef mcc_logistic_s16_params mcc_tanh_s16_params;
+
+mcc_status mcc_logistic_s16(const mcc_logistic_s16_params *p, const int16_t *input,
+                            int16_t *output);
+mcc_status mcc_tanh_s16(const mcc_tanh_s16_params *p, const int16_t *input, int16_t *output);
 
 #ifdef __cplusplus
 }

@@ -66,4 +66,41 @@ static inline int16_t mcc_sat_s16(int32_t v, int32_t lo, int32_t hi)
     return (int16_t)mcc_clamp_s32(mcc_clamp_s32(v, lo, hi), INT16_MIN, INT16_MAX);
 }
 
+/* 16x8 conv-like output stage: the accumulator (int64) plus bias[c], requantized. TFLM keeps
+ * the bias's type as the accumulator's: an int64 bias (bias_bits 64) gives the int64
+ * requantization; an int32 bias (bias_bits 32) an int32 accumulator (wrapping) and the int32
+ * requantization of int8. bias may be NULL. */
+static inline int32_t mcc_s16_output_stage(int64_t acc, const void *bias, int32_t bias_bits,
+                                           int32_t c, int32_t multiplier, int32_t shift)
+{
+    if (bias_bits == 32) {
+        uint32_t a = (uint32_t)(uint64_t)acc;
+        if (bias != NULL) {
+            a += (uint32_t)((const int32_t *)bias)[c];
+        }
+        return mcc_requantize(mcc_wrap_s32(a), multiplier, shift);
+    }
+    if (bias != NULL) {
+        acc += ((const int64_t *)bias)[c];
+    }
+    return mcc_requantize64(acc, multiplier, shift);
+}
+
+/* int16 LOGISTIC / TANH: the input in steps of 1 / (3 * 4096), (x * m + round) >> shift. */
+static inline int32_t mcc_s16_lut_input(int16_t x, int32_t multiplier, int32_t right_shift)
+{
+    const int32_t round = right_shift > 0 ? (int32_t)1 << (right_shift - 1) : 0;
+    return mcc_asr((int32_t)x * multiplier + round, right_shift);
+}
+
+/* The 256-entry sigmoid table (unsigned Q0.16) read at a = |v| with frac_bits fractional bits,
+ * interpolated linearly: (lut[h] << frac_bits) + t * (lut[h + 1] - lut[h]); h < 255. */
+static inline uint32_t mcc_sigmoid_lut_interp(const int32_t *lut, uint32_t a, int32_t frac_bits)
+{
+    const uint32_t h = a >> frac_bits;
+    const uint32_t ua = (uint32_t)lut[h];
+    const uint32_t ub = (uint32_t)lut[h + 1];
+    return (ua << frac_bits) + (a & ((1u << frac_bits) - 1u)) * (ub - ua);
+}
+
 #endif /* MCC_NN_INTERNAL_H */

@@ -1,4 +1,5 @@
-/* CONV_2D 16x8: int16 input, int8 OHWI filter, int64 bias, int16 output (TFLite reference
+/* CONV_2D 16x8: int16 input, int8 OHWI filter, int64 bias (or int32 with bias_bits 32: int32
+ * accumulator and requantization), int16 output (TFLite reference
  * ConvPerChannel for int16: int64 accumulator, no offsets, int64 requantization). Portable C;
  * needs no scratch (the argument is accepted for a uniform call and may be NULL). */
 #include <stddef.h>
@@ -11,7 +12,7 @@
  *                            x[n, iy, ix, ic] * w[oc, fy, fx, ic] + bias[oc]))
  */
 mcc_status mcc_conv_s16(const mcc_conv_s16_params *p, const int16_t *input, const int8_t *filter,
-                        const int64_t *bias, int16_t *output, int8_t *scratch)
+                        const void *bias, int16_t *output, int8_t *scratch)
 {
     int32_t n;
 
@@ -69,12 +70,10 @@ mcc_status mcc_conv_s16(const mcc_conv_s16_params *p, const int16_t *input, cons
                             }
                         }
                     }
-                    if (bias != NULL) {
-                        acc += bias[oc];
-                    }
                     output[((size_t)(n * p->output_h + oy) * (size_t)p->output_w + (size_t)ox) *
                                (size_t)p->output_c + (size_t)oc] =
-                        mcc_sat_s16(mcc_requantize64(acc, p->multiplier[oc], p->shift[oc]),
+                        mcc_sat_s16(mcc_s16_output_stage(acc, bias, p->bias_bits, oc,
+                                                         p->multiplier[oc], p->shift[oc]),
                                     p->act_min, p->act_max);
                 }
             }

@@ -1,5 +1,6 @@
 /* DEPTHWISE_CONV_2D 16x8: int16 input, int8 1HWC filter (C = input_c * depth_multiplier),
- * int64 bias, int16 output (TFLite reference DepthwiseConvPerChannel for int16). Portable C;
+ * int64 bias (or int32, bias_bits 32), int16 output (TFLite reference DepthwiseConvPerChannel
+ * for int16). Portable C;
  * needs no scratch (may be NULL). */
 #include <stddef.h>
 
@@ -11,7 +12,7 @@
  *   clamp(requantize64(sum over valid taps of x[n, iy, ix, ic] * w[fy, fx, oc] + bias[oc]))
  */
 mcc_status mcc_depthwise_conv_s16(const mcc_depthwise_conv_s16_params *p, const int16_t *input,
-                                  const int8_t *filter, const int64_t *bias, int16_t *output,
+                                  const int8_t *filter, const void *bias, int16_t *output,
                                   int8_t *scratch)
 {
     int32_t n;
@@ -61,10 +62,8 @@ mcc_status mcc_depthwise_conv_s16(const mcc_depthwise_conv_s16_params *p, const 
                             acc += x * w;
                         }
                     }
-                    if (bias != NULL) {
-                        acc += bias[oc];
-                    }
-                    out[oc] = mcc_sat_s16(mcc_requantize64(acc, p->multiplier[oc], p->shift[oc]),
+                    out[oc] = mcc_sat_s16(mcc_s16_output_stage(acc, bias, p->bias_bits, oc,
+                                                               p->multiplier[oc], p->shift[oc]),
                                           p->act_min, p->act_max);
                 }
             }

@@ -1,4 +1,5 @@
-/* FULLY_CONNECTED 16x8: int16 input, int8 (output_size, accum_depth) weights, int64 bias,
+/* FULLY_CONNECTED 16x8: int16 input, int8 (output_size, accum_depth) weights, int64 (or int32,
+ * bias_bits 32: int32 accumulator and requantization) bias,
  * int16 output (TFLite reference FullyConnected for int16: int64 accumulator, int64
  * requantization, per-tensor or per-channel). Portable C; scratch unused (may be NULL). */
 #include <stddef.h>
@@ -8,7 +9,7 @@
 
 /* out[b, o] = clamp(requantize64(sum_d x[b, d] * w[o, d] + bias[o], m[o or 0], s[o or 0])) */
 mcc_status mcc_fully_connected_s16(const mcc_fully_connected_s16_params *p, const int16_t *input,
-                                   const int8_t *filter, const int64_t *bias, int16_t *output,
+                                   const int8_t *filter, const void *bias, int16_t *output,
                                    int8_t *scratch)
 {
     int32_t b;
@@ -32,11 +33,9 @@ mcc_status mcc_fully_connected_s16(const mcc_fully_connected_s16_params *p, cons
             for (d = 0; d < p->accum_depth; ++d) {
                 acc += (int32_t)x[d] * (int32_t)w[d];
             }
-            if (bias != NULL) {
-                acc += bias[o];
-            }
             output[(size_t)b * (size_t)p->output_size + (size_t)o] = mcc_sat_s16(
-                mcc_requantize64(acc, p->multiplier[k], p->shift[k]), p->act_min, p->act_max);
+                mcc_s16_output_stage(acc, bias, p->bias_bits, o, p->multiplier[k], p->shift[k]),
+                p->act_min, p->act_max);
         }
     }
     return MCC_OK;

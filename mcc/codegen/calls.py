@@ -43,6 +43,7 @@ KERNELS: dict[type, KernelSpec] = {
     P.FullyConnectedParams: KernelSpec("mcc_fully_connected_s8", "mcc_fully_connected_params", _weighted, scratch=True),
     P.SoftmaxParams: KernelSpec("mcc_softmax_s8", "mcc_softmax_params", _unary),
     P.LogisticParams: KernelSpec("mcc_logistic_s8", "mcc_logistic_params", _unary),
+    P.TanhParams: KernelSpec("mcc_tanh_s8", "mcc_tanh_params", _unary),
     P.MeanParams: KernelSpec("mcc_mean_s8", "mcc_mean_params", _unary),
     P.PadParams: KernelSpec("mcc_pad_s8", "mcc_pad_params", _unary),
     P.ConcatParams: KernelSpec("mcc_concat", "mcc_concat_params", _concat),

@@ -21,6 +21,8 @@ KERNELS16: dict[type, KernelSpec] = {
     P.QuantizeS16Params: KernelSpec("mcc_quantize_f32_s16", "mcc_quantize_s16_params", _unary),
     P.RequantizeS16Params: KernelSpec("mcc_requantize_s16", "mcc_requantize_s16_params", _unary),
     P.DequantizeS16Params: KernelSpec("mcc_dequantize_s16_f32", "mcc_dequantize_s16_params", _unary),
+    P.LogisticS16Params: KernelSpec("mcc_logistic_s16", "mcc_logistic_s16_params", _unary),
+    P.TanhS16Params: KernelSpec("mcc_tanh_s16", "mcc_tanh_s16_params", _unary),
 }
 
 POOL_KERNELS16 = {

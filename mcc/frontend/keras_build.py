@@ -87,7 +87,7 @@ class GraphBuilder:
 # --- activations -----------------------------------------------------------------------------
 
 ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "softmax", "hard_silu", "hard_swish",
-               "hard_sigmoid", "leaky_relu")
+               "hard_sigmoid", "leaky_relu", "tanh")
 
 
 def activation_name(layer, fn) -> str:
@@ -134,6 +134,8 @@ def emit_activation(b: GraphBuilder, layer, x: str, name: str, base: str, slope:
         return b.op("LOGISTIC", [x], shape, NoAttrs(), base)
     if name == "softmax":
         return b.op("SOFTMAX", [x], shape, SoftmaxAttrs(1.0), base)
+    if name == "tanh":
+        return b.op("TANH", [x], shape, NoAttrs(), base)
     if name == "hard_sigmoid":  # relu6(x + 3) / 6
         return affine(b, affine(b, x, None, np.full(1, 3, f32), base + "_p3", "RELU6"),
                       np.full(1, 1 / 6, f32), None, base)

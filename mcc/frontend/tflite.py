@@ -206,6 +206,7 @@ TRANSLATORS: dict[int, Callable] = {
     BuiltinOperator.LOGISTIC: _simple("LOGISTIC"),
     BuiltinOperator.QUANTIZE: _simple("QUANTIZE"),
     BuiltinOperator.DEQUANTIZE: _simple("DEQUANTIZE"),
+    BuiltinOperator.TANH: _simple("TANH"),
 }
 
 SUPPORTED_OPS = sorted(_OP_NAMES[c] for c in TRANSLATORS)

@@ -97,4 +97,5 @@ ATTRS_BY_KIND = {
     "LOGISTIC": NoAttrs,
     "QUANTIZE": NoAttrs,
     "DEQUANTIZE": NoAttrs,
+    "TANH": NoAttrs,
 }

@@ -119,7 +119,7 @@ def _verify_widths(w, axis: int, where: str):
 
 # Kinds whose int16 activations TFLite requires to be symmetric (zero point 0).
 _SYMMETRIC16 = ("ADD", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN", "SOFTMAX", "PAD",
-                "CONCATENATION")
+                "CONCATENATION", "LOGISTIC", "TANH")
 
 
 def _verify_16x8(g, op, x, w, b, where: str):

@@ -219,13 +219,27 @@ def _logistic(g: Graph, op: Op) -> P.LogisticParams:
     (x,), y = _tensors(g, op)
     _require_int8(op, x, y)
     _require(y.quant.zp == -128, op, "int8 output must have zero point -128")
+    return _q4_input_record(P.LogisticParams, x)
+
+
+def _tanh(g: Graph, op: Op) -> P.TanhParams:
+    (x,), y = _tensors(g, op)
+    _require_int8(op, x, y)
+    _require(y.quant.zp == 0 and np.float32(y.quant.s) == np.float32(1 / 128), op,
+             "int8 output must have scale 1/128 and zero point 0")
+    return _q4_input_record(P.TanhParams, x)
+
+
+def _q4_input_record(cls, x):
+    """LOGISTIC / TANH int8: the input rescaled to Q4.27 (gemmlowp), and the radius beyond which
+    the output saturates."""
     input_integer_bits = 4
     # TFLM takes frexp directly here: no 2^31 overflow handling (the int32 cast wraps).
     q_fixed, left_shift = frexp_q31(x.quant.s * (1 << (31 - input_integer_bits)))
     radius = math.floor(((1 << input_integer_bits) - 1)
                         * (1 << (31 - input_integer_bits)) / 2.0 ** left_shift)
-    return P.LogisticParams(size=x.size, input_zero_point=x.quant.zp, input_range_radius=radius,
-                            input_multiplier=int(wrap_int32(q_fixed)), input_left_shift=left_shift)
+    return cls(size=x.size, input_zero_point=x.quant.zp, input_range_radius=radius,
+               input_multiplier=int(wrap_int32(q_fixed)), input_left_shift=left_shift)
 
 
 def _mean(g: Graph, op: Op) -> P.MeanParams:
@@ -306,6 +320,7 @@ LOWERINGS: dict[str, Callable[[Graph, Op], object]] = {
     "CONCATENATION": _concat,
     "QUANTIZE": _quantize,
     "DEQUANTIZE": _dequantize,
+    "TANH": _tanh,
 }
 
 

@@ -18,6 +18,7 @@ from ..reference.fixed_point import quantize_multiplier
 from . import params as P
 from .lowering import (fc_multipliers, _broadcast, _channel_multipliers, _pad, _require, _spatial, _tensors,
                        activation_range)
+from .activations16 import lower_logistic16, lower_tanh16
 from .lut16 import softmax_luts
 
 
@@ -37,8 +38,14 @@ def _require_s16(op: Op, *tensors):
 def _require_weights(op: Op, w, b):
     _require(w.dtype == "int8" and all(z == 0 for z in w.quant.zero_point), op,
              "16x8 weights must be int8 with zero point 0")
-    _require(b is None or b.dtype == "int64", op,
-             f"16x8 bias must be int64, got {b.dtype if b is not None else None}")
+    _require(b is None or b.dtype in ("int64", "int32"), op,
+             f"16x8 bias must be int64 or int32, got {b.dtype if b is not None else None}")
+
+
+def _bias_bits(ins) -> int:
+    """32 for an int32 bias (TFLM then accumulates in int32 and requantizes as for int8), else 64."""
+    b = _bias(ins)
+    return 32 if b is not None and b.dtype == "int32" else 64
 
 
 def _bias(ins):
@@ -57,7 +64,7 @@ def _conv(g: Graph, op: Op) -> P.ConvS16Params:
         **_spatial(g, op, w.shape[1:3]), input_c=x.shape[3], filter_h=w.shape[1],
         filter_w=w.shape[2], output_c=w.shape[0], dilation_h=op.attrs.dilation[0],
         dilation_w=op.attrs.dilation[1], act_min=act_min, act_max=act_max, multiplier=mult,
-        shift=shift)
+        shift=shift, bias_bits=_bias_bits(ins))
 
 
 def _depthwise(g: Graph, op: Op) -> P.DepthwiseConvS16Params:
@@ -65,6 +72,8 @@ def _depthwise(g: Graph, op: Op) -> P.DepthwiseConvS16Params:
     x, w = ins[0], ins[1]
     _require_s16(op, x, y)
     _require_weights(op, w, _bias(ins))
+    _require(_bias_bits(ins) == 64, op, "16x8 depthwise convolution with an int32 bias is not "
+             "supported (TFLite Micro's int16 depthwise kernel reads its bias as int64)")
     dm = op.attrs.depth_multiplier
     _require(w.shape[3] == x.shape[3] * dm, op,
              "filter channels != input channels x depth multiplier")
@@ -74,7 +83,7 @@ def _depthwise(g: Graph, op: Op) -> P.DepthwiseConvS16Params:
         **_spatial(g, op, w.shape[1:3]), input_c=x.shape[3], filter_h=w.shape[1],
         filter_w=w.shape[2], output_c=w.shape[3], depth_multiplier=dm,
         dilation_h=op.attrs.dilation[0], dilation_w=op.attrs.dilation[1], act_min=act_min,
-        act_max=act_max, multiplier=mult, shift=shift)
+        act_max=act_max, multiplier=mult, shift=shift, bias_bits=_bias_bits(ins))
 
 
 def _fully_connected(g: Graph, op: Op) -> P.FullyConnectedS16Params:
@@ -88,7 +97,7 @@ def _fully_connected(g: Graph, op: Op) -> P.FullyConnectedS16Params:
     return P.FullyConnectedS16Params(
         batches=y.size // output_size, accum_depth=accum_depth, output_size=output_size,
         act_min=act_min, act_max=act_max, per_channel=int(per_channel), multiplier=mult,
-        shift=shift)
+        shift=shift, bias_bits=_bias_bits(ins))
 
 
 def _pool(g: Graph, op: Op) -> P.PoolS16Params:
@@ -198,4 +207,6 @@ LOWERINGS16 = {
     "SOFTMAX": _softmax,
     "QUANTIZE": _quantize,
     "DEQUANTIZE": _dequantize,
+    "LOGISTIC": lower_logistic16,
+    "TANH": lower_tanh16,
 }

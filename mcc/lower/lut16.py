@@ -75,3 +75,28 @@ def softmax_luts() -> tuple[np.ndarray, np.ndarray]:
     """(exp over [-10, 0], 1 / (1 + x) over [0, 1]) as TFLM's softmax Prepare builds them."""
     a, b = _softmax_luts()
     return np.frombuffer(a, dtype=np.int32).copy(), np.frombuffer(b, dtype=np.int32).copy()
+
+
+SIGMOID_LUT_SIZE = 256
+
+
+@functools.cache
+def _sigmoid_lut() -> bytes:
+    i = np.arange(SIGMOID_LUT_SIZE, dtype=np.float64)
+
+    def s(v):
+        return 65536.0 / (1.0 + np.exp(-v / 24.0))
+
+    val = s(i)
+    # half the error of linear interpolation at each step's midpoint, taken off the sample
+    corrected = val - ((val + s(i + 1)) / 2.0 - s(i + 0.5)) / 2.0
+    lut = np.floor(corrected + 0.5)  # all values positive: half away from zero
+    lut[-1] = 65535  # saturation (1.0 in Q0.16, clamped to uint16)
+    return np.minimum(lut, 65535).astype(np.int32).tobytes()
+
+
+def sigmoid_lut() -> np.ndarray:
+    """The 256-entry table of TFLite's int16 LOGISTIC and TANH: sigmoid(i / 24) in unsigned Q0.16
+    (i = 0 .. 255), each sample lowered by half the midpoint error of linear interpolation, the
+    last entry saturated at 65535 (stored as int32)."""
+    return np.frombuffer(_sigmoid_lut(), dtype=np.int32).copy()

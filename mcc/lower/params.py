@@ -164,6 +164,11 @@ class LogisticParams:
 
 
 @dataclass(frozen=True)
+class TanhParams(LogisticParams):
+    """TANH int8 (same fields as LogisticParams; output scale 1/128, zero point 0)."""
+
+
+@dataclass(frozen=True)
 class MeanParams:
     """MEAN int8 over one contiguous block of axes: input viewed as (outer, reduce, inner)."""
     outer: int
@@ -271,6 +276,7 @@ class ConvS16Params:
     act_max: int
     multiplier: np.ndarray  # int32[output_c]
     shift: np.ndarray       # int32[output_c]
+    bias_bits: int = 64     # 64: int64 bias and requantize64; 32: int32 bias, accumulator, requantize
 
 
 @dataclass(frozen=True)
@@ -296,6 +302,7 @@ class DepthwiseConvS16Params:
     act_max: int
     multiplier: np.ndarray  # int32[output_c]
     shift: np.ndarray       # int32[output_c]
+    bias_bits: int = 64     # as ConvS16Params.bias_bits
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,7 @@ class FullyConnectedS16Params:
     per_channel: int
     multiplier: np.ndarray
     shift: np.ndarray
+    bias_bits: int = 64     # as ConvS16Params.bias_bits
 
 
 @dataclass(frozen=True)
@@ -494,3 +502,23 @@ class FloatPadParams:
     before: tuple[int, int, int, int]
     after: tuple[int, int, int, int]
     pad_value: float
+
+
+# --- 16x8 LOGISTIC and TANH (TFLite's int16 sigmoid-table kernels) -------------------------
+
+
+@dataclass(frozen=True)
+class LogisticS16Params:
+    """LOGISTIC int16 -> int16 (output scale 1/32768): x * input_multiplier, rounding right shift
+    by input_left_shift (input scale 1/(3 * 4096)), then the 256-entry sigmoid table with linear
+    interpolation over the low 9 bits of |x|."""
+    size: int
+    input_multiplier: int
+    input_left_shift: int   # a right shift (TFLite's name)
+    sigmoid_lut: np.ndarray  # int32[256]: sigmoid(i / 24) in unsigned Q0.16
+
+
+@dataclass(frozen=True)
+class TanhS16Params(LogisticS16Params):
+    """TANH int16 -> int16 (output scale 1/32768): the same fields and table as LOGISTIC
+    (tanh(x) = 2 sigmoid(2x) - 1: interpolation over the low 8 bits of |x|)."""

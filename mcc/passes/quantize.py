@@ -33,6 +33,7 @@ from .calibrate import check_float_graph
 
 SAME_SCALE = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "CONCATENATION")
 FIXED_OUTPUT = {"SOFTMAX": QuantParams((1.0 / 256,), (-128,)), "LOGISTIC": QuantParams((1.0 / 256,), (-128,))}
+FIXED_OUTPUT["TANH"] = QuantParams((1.0 / 128,), (0,))  # TFLite: tanh outputs int8 scale 1/128, zero point 0
 WEIGHT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 
 

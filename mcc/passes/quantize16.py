@@ -5,7 +5,7 @@ mode quantizes:
 - activations int16 symmetric per tensor: zero point 0, scale = max(|min|, |max|) / 32767 over the
   calibrated range (widened to include 0 and to at least 1e-6, as for int8); the same-scale ops
   (pooling, RESHAPE, PAD, CONCATENATION) share one set of parameters over their group, and
-  SOFTMAX outputs are fixed at scale 1/32768;
+  SOFTMAX, LOGISTIC and TANH outputs are fixed at scale 1/32768 (as the converter fixes them);
 - CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: weights int8 symmetric (narrow range) per output
   channel or per tensor, exactly as for int8; bias int64 at input scale x weight scale (int64
   leaves room for any bias, so weight scales are never raised);
@@ -31,7 +31,9 @@ from .calibrate import check_float_graph
 from .quantize import SAME_SCALE, WEIGHT_AXIS, _Builder, _group_range, _groups
 
 QMAX16 = 32767
-FIXED_OUTPUT16 = {"SOFTMAX": QuantParams((1.0 / 32768,), (0,))}
+FIXED_OUTPUT16 = {"SOFTMAX": QuantParams((1.0 / 32768,), (0,)),
+                  "LOGISTIC": QuantParams((1.0 / 32768,), (0,)),
+                  "TANH": QuantParams((1.0 / 32768,), (0,))}
 
 
 def symmetric16_params(lo: float, hi: float) -> QuantParams:
@@ -87,10 +89,6 @@ def quantize16(graph: Graph, ranges: dict, per_channel: bool = True, io: str = "
     if io not in ("float", "int8", "int16"):
         raise MccError(f"io must be 'float' or 'int16', got {io!r}")
     g = graph
-    unsupported = sorted({op.kind for op in g.ops if op.kind in ("LOGISTIC",)})
-    if unsupported:
-        raise MccError(f"16-bit activations: {', '.join(unsupported)} has no 16x8 kernel in mcc; "
-                       "quantize with activation_bits=8")
     for n in g.activations():
         if n not in ranges:
             raise MccError(f"no calibrated range for tensor {n}")

@@ -191,8 +191,8 @@ def exp_on_negative_values(a, integer_bits: int) -> np.ndarray:
     return np.where(a == 0, fixed_one(0), result)
 
 
-def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
-    """1 / (1 + a) for a in [0, 1), Q0.31 in and out (Newton-Raphson, three iterations)."""
+def _two_over_one_plus_x_f2(a) -> np.ndarray:
+    """2 / (1 + a) in Q2.29 for a in [0, 1) in Q0.31 (Newton-Raphson, three iterations)."""
     half_denominator = rounding_half_sum(a, fixed_one(0))
     c_48_over_17 = 1515870810        # Q2.29
     c_neg_32_over_17 = -1010580540   # Q2.29
@@ -200,7 +200,26 @@ def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
     for _ in range(3):
         one_minus_half_denominator_times_x = fixed_one(2) - _srdhm(half_denominator, x)
         x = x + rescale(_srdhm(x, one_minus_half_denominator_times_x), 4, 2)
-    return rescale(x, 1, 0)
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
+    """1 / (1 + a) for a in [0, 1), Q0.31 in and out: x / 2 (exact, Q1.30) rescaled to Q0.31."""
+    return rescale(_two_over_one_plus_x_f2(a), 1, 0)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
+    """(1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out: 2 / (1 + a) - 1 rescaled from Q2.29."""
+    return rescale(_two_over_one_plus_x_f2(a) - fixed_one(2), 2, 0)
+
+
+def tanh(a, integer_bits: int) -> np.ndarray:
+    """gemmlowp tanh: (1 - exp(-2|a|)) / (1 + exp(-2|a|)), negated for a < 0; Q0.31 out. The
+    doubling reads -|a| with one more integer bit (the raw value is unchanged)."""
+    a = _i64(a)
+    n = np.where(a < 0, a, wrap_int32(-a))
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
+    return np.where(a == 0, 0, np.where(a < 0, -t, t))
 
 
 def logistic(a, integer_bits: int) -> np.ndarray:

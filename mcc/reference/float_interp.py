@@ -128,6 +128,7 @@ _RUNNERS: dict[str, Callable[[Op, list], np.ndarray]] = {
     "MUL": lambda op, a: a[0] * a[1],
     "SOFTMAX": _softmax,
     "LOGISTIC": lambda op, a: _F32(1) / (_F32(1) + np.exp(-a[0])),
+    "TANH": lambda op, a: np.tanh(a[0]),
     "MEAN": _mean,
     "PAD": lambda op, a: np.pad(a[0], op.attrs.paddings),
     "CONCATENATION": lambda op, a: np.concatenate(a, axis=op.attrs.axis),

@@ -39,6 +39,7 @@ _RUNNERS: dict[str, Callable[[object, list], np.ndarray]] = {
     "CONCATENATION": lambda p, a: K.concat(p, a),
     "QUANTIZE": _quantize,
     "DEQUANTIZE": lambda p, a: K.dequantize_f32(p, a[0]),
+    "TANH": lambda p, a: K.tanh_s8(p, a[0]),
 }
 
 

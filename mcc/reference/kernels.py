@@ -163,6 +163,15 @@ def logistic_s8(p: P.LogisticParams, x: np.ndarray) -> np.ndarray:
     return np.where(v >= p.input_range_radius, 127, out).astype(np.int8)
 
 
+def tanh_s8(p: P.TanhParams, x: np.ndarray) -> np.ndarray:
+    """TANH: input in Q4.27, gemmlowp tanh, output scale 1/128 and zero point 0."""
+    v = x.astype(np.int64) - p.input_zero_point
+    q4 = fp.requantize(v, p.input_multiplier, p.input_left_shift)
+    out = np.clip(fp.rounding_divide_by_pot(fp.tanh(q4, 4), 31 - 7), -128, 127)
+    out = np.where(v <= -p.input_range_radius, -128, out)
+    return np.where(v >= p.input_range_radius, 127, out).astype(np.int8)
+
+
 def mean_s8(p: P.MeanParams, x: np.ndarray) -> np.ndarray:
     """MEAN over the middle axis of x viewed as (outer, reduce, inner) -> int8 (outer, inner).
     The multiplier already holds the 1/reduce factor."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lower import params as P
+from . import activations16 as A16
 from . import fixed_point as fp
 from . import kernels as K
 
@@ -30,7 +31,13 @@ def requantize64(acc, multiplier, shift) -> np.ndarray:
 
 
 def _output_stage(acc: np.ndarray, p) -> np.ndarray:
-    return np.clip(requantize64(acc, p.multiplier, p.shift), p.act_min, p.act_max).astype(np.int16)
+    """The bias added (int64 ``acc``): with an int64 bias, TFLite's int64 requantization; with an
+    int32 bias (``bias_bits`` 32) the accumulator is int32 (wraps) and requantized as for int8."""
+    if p.bias_bits == 32:
+        scaled = fp.requantize(fp.wrap_int32(acc), p.multiplier, p.shift)
+    else:
+        scaled = requantize64(acc, p.multiplier, p.shift)
+    return np.clip(scaled, p.act_min, p.act_max).astype(np.int16)
 
 
 def _add_bias(acc: np.ndarray, b) -> np.ndarray:
@@ -183,4 +190,6 @@ RUNNERS16 = {
     P.QuantizeS16Params: lambda k, p, a: quantize_f32_s16(p, a[0]),
     P.RequantizeS16Params: lambda k, p, a: requantize_s16(p, a[0]),
     P.DequantizeS16Params: lambda k, p, a: dequantize_s16_f32(p, a[0]),
+    P.LogisticS16Params: lambda k, p, a: A16.logistic_s16(p, a[0]),
+    P.TanhS16Params: lambda k, p, a: A16.tanh_s16(p, a[0]),
 }
