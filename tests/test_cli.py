@@ -70,7 +70,7 @@ def test_run_missing_or_bad_npy(sww_out, tmp_path):
     ("missing.tflite", "no such file"),
     (ERRORS_DIR / "float_dense.tflite", "float model"),
     (ERRORS_DIR / "hybrid_dense.tflite", "hybrid"),
-    (ERRORS_DIR / "int8_tanh.tflite", "operator 1 is TANH"),
+    (ERRORS_DIR / "int8_elu.tflite", "operator 2 is ELU"),
 ])
 def test_compile_errors(tmp_path, model, message):
     r = _invoke("compile", model, "-t", "host", "-o", tmp_path / "o")

@@ -38,8 +38,8 @@ def test_hybrid_model_is_refused_with_advice():
 
 
 def test_unsupported_operator_is_named_with_index_and_list():
-    with pytest.raises(UnsupportedOperatorError, match=r"operator 1 is TANH.*supported: .*CONV_2D"):
-        load_tflite(ERRORS_DIR / "int8_tanh.tflite")
+    with pytest.raises(UnsupportedOperatorError, match=r"operator 2 is ELU.*supported: .*CONV_2D"):
+        load_tflite(ERRORS_DIR / "int8_elu.tflite")
 
 
 def test_16x8_model_is_accepted():
