@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -332,3 +333,21 @@ def test_keras_sigmoid_tanh_end_to_end(bits, tmp_path):
     assert np.abs(y.astype(np.float64) - theirs).max() <= lsb * 1.0001
     assert np.mean(y == theirs) >= 0.98
     assert np.abs(y.reshape(len(x), -1) - model.predict(x, verbose=0)).max() < 0.02
+
+
+# --- Cortex-M4 under QEMU ------------------------------------------------------------------------------
+
+
+HAVE_QEMU = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("qemu-system-arm") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_QEMU, reason="arm-none-eabi-gcc / qemu-system-arm not installed")
+@pytest.mark.parametrize("path", [OPS16 / "fc_tanh.tflite", OPS16 / "fc_sigmoid.tflite",
+                                  OPS16 / "conv_bias32.tflite", ROOT / "tests/data/ops/tanh.tflite"],
+                         ids=lambda p: p.stem)
+def test_new_kernels_on_qemu_m4_bit_exact_with_tflm(path, tmp_path):
+    r = api.compile(path, tmp_path / "m4", CompileOptions(target="mps2-an386"))
+    x = api.random_inputs(r.graph, 4, seed=5)
+    y = api.run(r.outdir, x)
+    assert np.array_equal(y, run_tflm(path, x).outputs.reshape(y.shape))
