@@ -11,7 +11,7 @@ The frontend translates literally; the float passes then optimize:
   preceding CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED;
 - a standalone ReLU / ReLU6 -> an identity op carrying the fused activation (MAX_POOL_2D 1x1 on
   4-D tensors, MUL by 1.0 otherwise); ``fuse_activation`` moves it into the producer;
-- sigmoid -> LOGISTIC, softmax -> SOFTMAX; hard-swish, hard-sigmoid and leaky ReLU are
+- sigmoid -> LOGISTIC, tanh -> TANH, softmax -> SOFTMAX; hard-swish, hard-sigmoid and leaky ReLU are
   decomposed into ADD / MUL with RELU or RELU6 clamps (the IR has no such kinds);
 - Conv1D and the 1-D pools run as 2-D ops with H=1 between two RESHAPEs, as TFLite does.
 """
