@@ -1,52 +1,8 @@
-/* PAD int8, up to 4-D (right-aligned), constant pad value. */
-#include <stddef.h>
-#include <string.h>
+/* PAD int8, up to 4-D (right-aligned), constant pad value (the body, shared with
+ * int16, is mcc_sx_pad in mcc_sx_internal.h). */
+#include "mcc_sx_internal.h"
 
-#include "mcc_nn.h"
-#include "mcc_nn_internal.h"
-
-/* output[i] = input[i - before] inside the input box, pad_value elsewhere. */
 mcc_status mcc_pad_s8(const mcc_pad_params *p, const int8_t *input, int8_t *output)
 {
-    int32_t od[4];
-    int32_t d;
-    int32_t i0;
-    int8_t value;
-
-    if (p == NULL || input == NULL || output == NULL) {
-        return MCC_ERR_ARG;
-    }
-    for (d = 0; d < 4; ++d) {
-        if (p->input_dims[d] < 0 || p->before[d] < 0 || p->after[d] < 0) {
-            return MCC_ERR_ARG;
-        }
-        od[d] = p->before[d] + p->input_dims[d] + p->after[d];
-    }
-    value = (int8_t)mcc_clamp_s32(p->pad_value, INT8_MIN, INT8_MAX);
-
-    for (i0 = 0; i0 < od[0]; ++i0) {
-        const int32_t x0 = i0 - p->before[0];
-        int32_t i1;
-        for (i1 = 0; i1 < od[1]; ++i1) {
-            const int32_t x1 = i1 - p->before[1];
-            int32_t i2;
-            for (i2 = 0; i2 < od[2]; ++i2) {
-                const int32_t x2 = i2 - p->before[2];
-                const int inside = x0 >= 0 && x0 < p->input_dims[0] && x1 >= 0 &&
-                                   x1 < p->input_dims[1] && x2 >= 0 && x2 < p->input_dims[2];
-                if (!inside) {
-                    memset(output, value, (size_t)od[3]);
-                } else {
-                    const int8_t *src =
-                        input + ((size_t)(x0 * p->input_dims[1] + x1) * (size_t)p->input_dims[2] +
-                                 (size_t)x2) * (size_t)p->input_dims[3];
-                    memset(output, value, (size_t)p->before[3]);
-                    memcpy(output + p->before[3], src, (size_t)p->input_dims[3]);
-                    memset(output + p->before[3] + p->input_dims[3], value, (size_t)p->after[3]);
-                }
-                output += od[3];
-            }
-        }
-    }
-    return MCC_OK;
+    return mcc_sx_pad(p, input, output, 1);
 }
