@@ -3,6 +3,7 @@
  * API). AVERAGE_POOL_2D, MAX_POOL_2D, MUL and PAD compute the same integers for both widths; each
  * body below reads and writes elements of `bytes` bytes (1: int8, 2: int16) and the public kernels
  * (mcc_<op>_s8.c, mcc_<op>_s16.c) call it with a constant width, which the compiler folds away.
+ * LOGISTIC and TANH share one body per width (mcc_sx_sigmoid_s8 / _s16) with a constant flag.
  */
 #ifndef MCC_SX_INTERNAL_H
 #define MCC_SX_INTERNAL_H
@@ -232,6 +233,69 @@ static inline mcc_status mcc_sx_pad(const mcc_pad_params *p, const void *input, 
                 }
                 o += (size_t)od[3];
             }
+        }
+    }
+    return MCC_OK;
+}
+
+/* LOGISTIC / TANH int8 (TFLite reference, gemmlowp fixed point): v = x - input_zero_point;
+ * v <= -radius -> -128, v >= radius -> 127, otherwise f(requantize(v, m, s) as Q4.27) in Q0.31,
+ * rounded to the output: logistic * 2^8 - 128 (scale 1/256, zero point -128), tanh * 2^7
+ * (scale 1/128, zero point 0). */
+static inline mcc_status mcc_sx_sigmoid_s8(const mcc_logistic_params *p, const int8_t *input,
+                                           int8_t *output, int is_tanh)
+{
+    int32_t i;
+
+    if (p == NULL || input == NULL || output == NULL || p->size < 0) {
+        return MCC_ERR_ARG;
+    }
+    for (i = 0; i < p->size; ++i) {
+        const int32_t v = (int32_t)input[i] - p->input_zero_point;
+        if (v <= -p->input_range_radius) {
+            output[i] = INT8_MIN;
+        } else if (v >= p->input_range_radius) {
+            output[i] = INT8_MAX;
+        } else {
+            const int32_t in_q4 = mcc_requantize(v, p->input_multiplier, p->input_left_shift);
+            const int32_t out =
+                is_tanh ? mcc_rounding_divide_by_pot(mcc_tanh(in_q4, 4), 31 - 7)
+                        : mcc_rounding_divide_by_pot(mcc_logistic(in_q4, 4), 31 - 8) - 128;
+            output[i] = (int8_t)mcc_clamp_s32(out, INT8_MIN, INT8_MAX);
+        }
+    }
+    return MCC_OK;
+}
+
+/* LOGISTIC / TANH int16 (TFLite reference for int16): v = (x * m + round) >> s (1.0 = 3 * 4096
+ * steps), a = |v|; the sigmoid table read at a with 9 (LOGISTIC) or 8 (TANH: sigmoid(2a))
+ * fractional bits, saturated from index 255 on, then
+ *   LOGISTIC: (v >= 0 ? r + 2^9 : 2^25 - r + 2^9 - 1) >> 10   (r in Q0.25),
+ *   TANH:     (v >= 0 ? r - 2^23 + 2^7 : -r + 2^23 + 2^7 - 1) >> 8, arithmetic   (r in Q0.24). */
+static inline mcc_status mcc_sx_sigmoid_s16(const mcc_logistic_s16_params *p,
+                                            const int16_t *input, int16_t *output, int is_tanh)
+{
+    const int32_t frac_bits = is_tanh ? 8 : 9;
+    int32_t i;
+
+    if (p == NULL || input == NULL || output == NULL || p->sigmoid_lut == NULL || p->size < 0 ||
+        p->input_left_shift < 0 || p->input_left_shift > 31) {
+        return MCC_ERR_ARG;
+    }
+    for (i = 0; i < p->size; ++i) {
+        const int32_t v = mcc_s16_lut_input(input[i], p->input_multiplier, p->input_left_shift);
+        const uint32_t a = (uint32_t)(v < 0 ? -v : v);
+        const int saturated = (a >> frac_bits) >= 255u;
+        if (is_tanh) {
+            int32_t r = saturated ? (int32_t)0xFFFF << 8
+                                  : (int32_t)mcc_sigmoid_lut_interp(p->sigmoid_lut, a, 8);
+            r = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
+            output[i] = (int16_t)mcc_asr(r, 8);
+        } else {
+            uint32_t r = saturated ? (uint32_t)0x7FFF << 10
+                                   : mcc_sigmoid_lut_interp(p->sigmoid_lut, a, 9);
+            r = v >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1u;
+            output[i] = (int16_t)(r >> 10);
         }
     }
     return MCC_OK;
