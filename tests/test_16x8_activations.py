@@ -112,7 +112,7 @@ def test_c_s16_kernel_equals_reference_on_every_int16(kind, scale):
     real = x.astype(np.float64) * float(np.float32(scale))
     exact = 1 / (1 + np.exp(-real)) if kind == "logistic" else np.tanh(real)
     err = np.abs(want / 32768.0 - exact) * 32768
-    assert err.max() <= (3 if kind == "logistic" else 6), err.max()
+    assert err.max() <= (2 if kind == "logistic" else 4), err.max()  # measured: 1.42 and 2.82 LSB
     assert len(np.unique(want)) > 1000
 
 
