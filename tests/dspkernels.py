@@ -32,10 +32,11 @@ CONV_LIKE = {
 
 
 @functools.cache
-def lib(dsp: bool) -> ctypes.CDLL:
-    flags = EMULATE_FLAGS if dsp else ck.LIB_FLAGS
-    so = ctypes.CDLL(str(ck.build_shared(ck.kernel_sources(), flags,
-                                         name="libmcc_dsp" if dsp else "libmcc")))
+def lib(dsp: bool, defines: tuple[str, ...] = ()) -> ctypes.CDLL:
+    """The library; ``defines``: extra preprocessor names (mcc.codegen.fwsize's build flags)."""
+    flags = (EMULATE_FLAGS if dsp else ck.LIB_FLAGS) + tuple(f"-D{d}" for d in defines)
+    name = ("libmcc_dsp" if dsp else "libmcc") + "".join(f"_{d.lower()}" for d in defines)
+    so = ctypes.CDLL(str(ck.build_shared(ck.kernel_sources(), flags, name=name)))
     for name, cls in CONV_LIKE.items():
         fn = getattr(so, name)
         fn.restype = ctypes.c_int
@@ -46,10 +47,10 @@ def lib(dsp: bool) -> ctypes.CDLL:
     return so
 
 
-def buffer_size(name: str, p, dsp: bool) -> int:
+def buffer_size(name: str, p, dsp: bool, defines: tuple[str, ...] = ()) -> int:
     keep: list = []
     st = ck.to_c(p, keep)
-    return int(getattr(lib(dsp), name + "_get_buffer_size")(ctypes.byref(st)))
+    return int(getattr(lib(dsp, defines), name + "_get_buffer_size")(ctypes.byref(st)))
 
 
 def out_shape(p) -> tuple:
@@ -59,12 +60,12 @@ def out_shape(p) -> tuple:
 
 
 def run(name: str, p, x, w, b=None, dsp: bool = True, misalign: int = 0,
-        scratch_bytes: int | None = None) -> np.ndarray:
+        scratch_bytes: int | None = None, defines: tuple[str, ...] = ()) -> np.ndarray:
     """Call kernel ``name``; returns the output. Raises CKernelError on a nonzero status and
     AssertionError if the kernel wrote outside its output or past its scratch."""
     keep: list = []
     st = ck.to_c(p, keep)
-    size = buffer_size(name, p, dsp) if scratch_bytes is None else scratch_bytes
+    size = buffer_size(name, p, dsp, defines) if scratch_bytes is None else scratch_bytes
     raw = np.full(size + GUARD + 32, GUARD_BYTE, dtype=np.uint8)
     start = (-raw.ctypes.data) % 16 + misalign
     scratch = raw[start:start + size + GUARD]
@@ -75,7 +76,7 @@ def run(name: str, p, x, w, b=None, dsp: bool = True, misalign: int = 0,
     n_out = int(np.prod(shape))
     out_raw = np.full(n_out + 2 * GUARD, GUARD_BYTE, dtype=np.uint8)
     out = out_raw[GUARD:GUARD + n_out]
-    status = getattr(lib(dsp), name)(ctypes.byref(st), x.ctypes.data, w.ctypes.data,
+    status = getattr(lib(dsp, defines), name)(ctypes.byref(st), x.ctypes.data, w.ctypes.data,
                                      None if b is None else b.ctypes.data, out.ctypes.data,
                                      scratch.ctypes.data if size > 0 else None)
     if status != ck.MCC_OK:

@@ -183,9 +183,8 @@ def test_firmware_builds_warning_free(tmp_path_factory, board):
 def test_firmware_overhead_under_8k_on_m4_portable_kernels(tmp_path_factory):
     """The firmware beyond the model (kernels, startup, harness, semihosting, C library) is < 8 KiB of
     flash on a Cortex-M4 for DS-CNN with the portable kernels (--no-dsp), measured from the linker
-    map; no newlib stdio or heap is linked. (The DSP kernels are larger: 10.7-16.2 KB in all for the
-    three MLPerf models, the shared GEMM compiled once; they miss this budget, see
-    benchmarks/bench_cortexm.py.)"""
+    map; no newlib stdio or heap is linked. (The DSP builds of the three MLPerf models meet the same
+    budget: tests/test_fwsize.py.)"""
     r = _project(tmp_path_factory, "dscnn", "mps2-an386", dsp=False)
     elf = qemu.build_firmware(r.outdir)
     size = qemu.firmware_size(r.outdir)

@@ -26,12 +26,13 @@ SUPPORT_FILES = sorted({s for deps in SUPPORT.values() for s in deps})
 
 def test_support_table():
     assert support_sources(["mcc_conv_s8", "mcc_add_s8"], has_dsp=True) == [
-        "mcc_cols_copy", "mcc_cols_zero", "mcc_dsp_gemm_pair"]
-    assert support_sources(["mcc_fully_connected_s8"], has_dsp=True) == ["mcc_cols_copy", "mcc_dsp_gemm_pair"]
+        "mcc_conv_im2col", "mcc_dsp_gemm_pair", "mcc_rq_table"]
+    assert support_sources(["mcc_fully_connected_s8"], has_dsp=True) == ["mcc_cols_copy", "mcc_dsp_gemm_pair",
+                                                                         "mcc_rq_table"]
     assert support_sources(["mcc_conv_s8"], has_dsp=False) == []
     assert support_sources(["mcc_add_s8", "mcc_softmax_s8"], has_dsp=True) == []
     assert with_support(["mcc_conv_1x1_s8", "mcc_add_s8"], True) == [
-        "mcc_add_s8", "mcc_cols_copy", "mcc_conv_1x1_s8", "mcc_dsp_gemm_pair"]
+        "mcc_add_s8", "mcc_cols_copy", "mcc_conv_1x1_s8", "mcc_dsp_gemm_pair", "mcc_rq_table"]
     for deps in SUPPORT.values():
         for s in deps:
             assert (FIRMWARE / "src" / f"{s}.c").is_file()

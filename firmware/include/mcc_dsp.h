@@ -38,6 +38,16 @@
 #include <arm_acle.h>
 #endif
 
+/* MCC_NO_PORTABLE_FALLBACK (a build flag of DSP firmware images, set by mcc/codegen/emit.py: the
+ * generated code always passes the scratch buffer): the kernels whose DSP path covers every shape
+ * they accept (mcc_conv_s8, mcc_conv_1x1_s8, mcc_depthwise_conv_3x3_s8, mcc_fully_connected_s8)
+ * leave their portable loops out and reject a NULL scratch pointer (MCC_ERR_ARG): smaller code. */
+#if defined(MCC_HAS_DSP) && defined(MCC_NO_PORTABLE_FALLBACK)
+#define MCC_WITH_FALLBACK 0
+#else
+#define MCC_WITH_FALLBACK 1
+#endif
+
 /* The portable path of a kernel that also has a DSP path: on a DSP build it runs only when the
  * caller passes no scratch buffer (the generated code always passes one), so it is compiled for
  * size there (GCC's cold: -Os code in .text.unlikely); without DSP it is the kernel itself. */

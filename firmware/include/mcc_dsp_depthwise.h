@@ -466,11 +466,14 @@ static inline int32_t mcc_dw3_scratch_bytes(const mcc_depthwise_conv_params *p)
  * requantization range (mcc_dw3_rq_prep) and the input_c % 4 last channels take mcc_dw_channel.
  * Only plane columns pad_w - 1 .. pad_w + input_w - 1 of the input rows are ever written after
  * the plane is zeroed (column -1 is the previous row's extra column, or the leading column).
- * Scratch: mcc_dw3_scratch_bytes().
+ * Scratch: mcc_dw3_scratch_bytes(). Returns 1; 0 when built with MCC_DW3_FAST_ONLY (a build flag
+ * mcc/codegen/fwsize.py sets when every 3x3 depthwise layer of the image has input_c % 4 == 0 and
+ * every channel in the SMMLAR range: mcc_dw_channel is then left out) and a channel needs
+ * mcc_dw_channel (the output is then incomplete).
  */
-static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t *input,
-                               const int8_t *filter, const int32_t *bias, int8_t *output,
-                               mcc_dw3_group *g)
+static inline int32_t mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t *input,
+                                  const int8_t *filter, const int32_t *bias, int8_t *output,
+                                  mcc_dw3_group *g)
 {
     const int32_t ch = p->input_c;
     const int32_t sw = mcc_dw3_strip_width(p) + 1; /* columns per plane row */
@@ -482,6 +485,8 @@ static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t 
     int32_t *plane = (int32_t *)(void *)((int8_t *)(void *)g + MCC_DW3_SCRATCH_BYTES + 16);
     const int32_t plane_rows = mcc_dw3_plane_rows(p);
     const int32_t nrows = plane_rows > 0 ? plane_rows : 3;
+    /* output rows per mcc_dw3_plane call: all of them from the whole plane, else one */
+    const int32_t block = plane_rows > 0 ? p->output_h : 1;
     /* plane rows [r0, r1) hold input rows r0 - pad_h .. */
     const int32_t r0 = p->pad_h;
     const int32_t r1 = p->input_h + p->pad_h < plane_rows ? p->input_h + p->pad_h : plane_rows;
@@ -512,10 +517,14 @@ static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t 
             g->bias[i] = mcc_wrap_s32(2u * (uint32_t)b);
         }
         if (!ok || cols < 1) {
+#if defined(MCC_DW3_FAST_ONLY)
+            return 0;
+#else
             for (i = 0; i < 4; ++i) {
                 mcc_dw_channel(p, input, filter, bias, output, c0 + i, &os);
             }
             continue;
+#endif
         }
         for (i = 0; i < 3; ++i) {
             int32_t c;
@@ -529,18 +538,15 @@ static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t 
             const int8_t *in_c = input + (size_t)n * image + (size_t)c0;
             int8_t *out = output + (size_t)n * oimage + (size_t)c0;
             int32_t oy;
-            if (plane_rows > 0) {
-                if (r1 > r0) {
-                    mcc_dw3_fill(d0 + 4 * sw * r0, 4 * sw, in_c, p->input_w * ch, ch, off2, cols,
-                                 r1 - r0);
-                }
-                g->rows = p->output_h;
-                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out);
-                continue;
+            if (plane_rows > 0 && r1 > r0) {
+                mcc_dw3_fill(d0 + 4 * sw * r0, 4 * sw, in_c, p->input_w * ch, ch, off2, cols,
+                             r1 - r0);
             }
-            for (oy = 0; oy < p->output_h; ++oy, out += (size_t)p->output_w * (size_t)ch) {
+            /* the whole plane: every output row in one block; else one output row per block */
+            for (oy = 0; oy < p->output_h;
+                 oy += block, out += (size_t)block * (size_t)p->output_w * (size_t)ch) {
                 int32_t r;
-                for (r = 0; r < 3; ++r) { /* the three input rows of this output row */
+                for (r = 0; r < 3 && plane_rows == 0; ++r) { /* the three input rows of this row */
                     const int32_t iy = oy * p->stride_h - p->pad_h + r;
                     int32_t *d = d0 + 4 * sw * r;
                     if ((uint32_t)iy < (uint32_t)p->input_h) {
@@ -552,14 +558,19 @@ static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t 
                         }
                     }
                 }
-                g->rows = 1;
+                g->rows = block; /* counted down by mcc_dw3_plane */
                 mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out);
             }
         }
     }
+#if defined(MCC_DW3_FAST_ONLY)
+    return c0 == ch;
+#else
     for (; c0 < ch; ++c0) { /* the last input_c % 4 channels */
         mcc_dw_channel(p, input, filter, bias, output, c0, &os);
     }
+    return 1;
+#endif
 }
 
 #endif /* MCC_HAS_DSP */

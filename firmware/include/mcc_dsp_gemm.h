@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "mcc_dsp.h"
+#include "mcc_nn.h"
 #include "mcc_nn_internal.h"
 
 #if defined(MCC_HAS_DSP)
@@ -105,6 +106,12 @@ MCC_INLINE void mcc_cols_rows(int16_t *d, const int8_t *src, int32_t rows, int32
  * Defined once in mcc_cols_copy.c (a support source of the kernels that call it). */
 void mcc_cols_copy(int16_t *cols, int32_t k4, int32_t tail, int32_t j, int32_t k, const int8_t *src,
                    int32_t n, int32_t off, int32_t off2);
+
+/* Column j of the pair := the receptive field of output pixel (n, iy0 / ix0: its window's top left
+ * input position) of the convolution p, all k4 + tail entries, one at a time (taps in the padding
+ * and entries past the filter's depth 0). Defined once in mcc_conv_im2col.c. */
+void mcc_conv_im2col(const mcc_conv_params *p, const int8_t *input, int32_t n, int32_t iy0,
+                     int32_t ix0, int16_t *cols, int32_t j, int32_t k4, int32_t tail);
 
 /* Column j, entries k .. k+n-1 := 0 (taps in the padding). Defined once in mcc_cols_zero.c. */
 void mcc_cols_zero(int16_t *cols, int32_t k4, int32_t tail, int32_t j, int32_t k, int32_t n);
@@ -227,28 +234,10 @@ typedef struct {
 #define MCC_RQ_ENTRY_BYTES 20
 
 /* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
- * channel takes the fast requantization (the table is then complete), else 0. */
-static inline int32_t mcc_rq_table(mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
-                                   const int32_t *shift, int32_t qs, int32_t rows,
-                                   int32_t output_offset)
-{
-    int32_t o;
-    for (o = 0; o < rows; ++o) {
-        mcc_rq q;
-        const int32_t m = mult[o * qs];
-        const int32_t s = shift[o * qs];
-        if (!mcc_rq_ok(m, s)) {
-            return 0;
-        }
-        mcc_rq_init(&q, m, s, output_offset);
-        tab[o].bias = bias != NULL ? bias[o] : 0;
-        tab[o].multiplier = q.multiplier;
-        tab[o].bias_lo = q.bias_lo;
-        tab[o].bias_hi = q.bias_hi;
-        tab[o].rshift = q.rshift;
-    }
-    return 1;
-}
+ * channel takes the fast requantization (the table is then complete), else 0. Runs once per layer:
+ * defined once, in mcc_rq_table.c (a support source of the kernels that call it). */
+int32_t mcc_rq_table(mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
+                     const int32_t *shift, int32_t qs, int32_t rows, int32_t output_offset);
 
 MCC_INLINE int32_t mcc_rq_entry_apply(const mcc_rq_entry *e, int32_t acc)
 {
@@ -262,12 +251,15 @@ MCC_INLINE int32_t mcc_rq_entry_apply(const mcc_rq_entry *e, int32_t acc)
  * computed (its half of the buffer may hold anything).
  * tab != NULL: every channel prepared by mcc_rq_table() (fast requantization); tab == NULL: exact
  * requantization with bias, mult / shift (indexed by o * qs).
+ * Returns 1; 0 when built with MCC_GEMM_FAST_ONLY (mcc/codegen/fwsize.py sets it when every
+ * call of the image takes the fast path: tab != NULL, out1 != NULL, k % 4 == 0, rows >= 2, no
+ * per-column constant) and the call is not one of those (nothing is then computed).
  * Defined once in mcc_dsp_gemm_pair.c (a support source of the kernels that call it).
  */
-void mcc_dsp_gemm_pair(const int8_t *filter, const int16_t *cols, int32_t k, int32_t rows,
-                       const mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
-                       const int32_t *shift, int32_t qs, const mcc_out_stage *os, int8_t *out0,
-                       int8_t *out1, int32_t add0, int32_t add1);
+int32_t mcc_dsp_gemm_pair(const int8_t *filter, const int16_t *cols, int32_t k, int32_t rows,
+                          const mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
+                          const int32_t *shift, int32_t qs, const mcc_out_stage *os,
+                          int8_t *out0, int8_t *out1, int32_t add0, int32_t add1);
 
 #endif /* MCC_HAS_DSP */
 

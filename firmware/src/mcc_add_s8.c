@@ -16,6 +16,11 @@
 
 #define MCC_ADD_LUT_MIN_ELEMENTS 1024
 
+/* Out of line: it runs 512 times per call to fill the tables, or per element of small tensors
+ * only (one copy of the requantization instead of four inlined ones: smaller code). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static int32_t rescale_input(int32_t x, int32_t offset, int32_t left_shift, int32_t multiplier,
                              int32_t shift)
 {

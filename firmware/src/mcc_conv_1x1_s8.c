@@ -19,6 +19,16 @@
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
 
+/* Built with MCC_CONV_1X1_SHARED (mcc/codegen/fwsize.py sets it when the image also has
+ * mcc_conv_s8 and every 1x1 layer has input_c % 4 == 0), the DSP path is mcc_conv_s8's: for such a
+ * layer it does the same (one mcc_cols_rows per pixel, then the GEMM) with the same scratch layout
+ * and size, so the image keeps one copy of that loop. */
+#if defined(MCC_HAS_DSP) && defined(MCC_CONV_1X1_SHARED)
+#define MCC_1X1_OWN_DSP 0
+#else
+#define MCC_1X1_OWN_DSP 1
+#endif
+
 int32_t mcc_conv_1x1_s8_get_buffer_size(const mcc_conv_params *p)
 {
 #if defined(MCC_HAS_DSP)
@@ -32,7 +42,7 @@ int32_t mcc_conv_1x1_s8_get_buffer_size(const mcc_conv_params *p)
 #endif
 }
 
-#if defined(MCC_HAS_DSP)
+#if defined(MCC_HAS_DSP) && MCC_1X1_OWN_DSP
 
 static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
                                const int32_t *bias, int8_t *output, int8_t *scratch)
@@ -63,7 +73,9 @@ static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, co
     for (pix = 0; pix < pixels; pix += 2) {
         const int32_t two = pix + 1 < pixels;
         int32_t j;
-        for (j = 0; j <= two; ++j) {
+        /* a lone last pixel fills both columns (its outputs are stored twice, to one place), so
+         * that the GEMM keeps its 2 x 2 fast path */
+        for (j = 0; j < 2; ++j) {
             const int8_t *src =
                 input + ((size_t)(n * p->input_h + oy * p->stride_h) * (size_t)p->input_w +
                          (size_t)(ox * p->stride_w)) * (size_t)c;
@@ -71,6 +83,9 @@ static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, co
                 mcc_cols_rows(cols + 4 * j, src, 1, c >> 2, 0, off2);
             } else {
                 mcc_cols_copy(cols, k4, tail, j, 0, src, c, p->input_offset, off2);
+            }
+            if (j == 0 && !two) {
+                continue;
             }
             if (++ox == p->output_w) {
                 ox = 0;
@@ -80,9 +95,11 @@ static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, co
                 }
             }
         }
-        mcc_dsp_gemm_pair(filter, cols, c, p->output_c, tab, bias, p->multiplier, p->shift, 1, &os,
-                          output + (size_t)pix * (size_t)p->output_c,
-                          two ? output + (size_t)(pix + 1) * (size_t)p->output_c : NULL, 0, 0);
+        if (!mcc_dsp_gemm_pair(filter, cols, c, p->output_c, tab, bias, p->multiplier, p->shift, 1,
+                               &os, output + (size_t)pix * (size_t)p->output_c,
+                               output + (size_t)(pix + two) * (size_t)p->output_c, 0, 0)) {
+            return MCC_ERR_ARG;
+        }
     }
     return MCC_OK;
 }
@@ -90,6 +107,7 @@ static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, co
 #endif /* MCC_HAS_DSP */
 
 /* sum((x + off) * w) = sum(x * w) + off * sum(w), modulo 2^32, one output at a time. */
+#if MCC_WITH_FALLBACK
 MCC_PORTABLE_FALLBACK
 static mcc_status conv_1x1_portable(const mcc_conv_params *p, const int8_t *input,
                                     const int8_t *filter, const int32_t *bias, int8_t *output)
@@ -130,6 +148,7 @@ static mcc_status conv_1x1_portable(const mcc_conv_params *p, const int8_t *inpu
     }
     return MCC_OK;
 }
+#endif /* MCC_WITH_FALLBACK */
 
 mcc_status mcc_conv_1x1_s8(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
                            const int32_t *bias, int8_t *output, int8_t *scratch)
@@ -147,10 +166,19 @@ mcc_status mcc_conv_1x1_s8(const mcc_conv_params *p, const int8_t *input, const 
     }
 #if defined(MCC_HAS_DSP)
     if (scratch != NULL) {
+#if MCC_1X1_OWN_DSP
         return conv_1x1_dsp(p, input, filter, bias, output, scratch);
+#else
+        return (p->input_c & 3) == 0 ? mcc_conv_s8(p, input, filter, bias, output, scratch)
+                                     : MCC_ERR_ARG;
+#endif
     }
 #else
     (void)scratch;
 #endif
+#if MCC_WITH_FALLBACK
     return conv_1x1_portable(p, input, filter, bias, output);
+#else
+    return MCC_ERR_ARG;
+#endif
 }

@@ -10,6 +10,12 @@
  *    int16 (4 * Kp bytes), 20 bytes per output channel (bias and requantization constants,
  *    mcc_rq_entry), and when K % 4 != 0 and output_c * Kp <= 4096, output_c * Kp bytes more: the
  *    filters zero-padded to depth Kp, so that the GEMM keeps its fast path.
+ *    The im2col: mcc_cols_rows for windows inside the input whose filter rows are whole groups of
+ *    four bytes (filter_w * input_c % 4 == 0, dilation_w 1), conv_im2col_groups for such windows
+ *    on the border, mcc_conv_im2col (one entry at a time; a support source) for the others.
+ *    Built with MCC_CONV_ROWS_ONLY (mcc/codegen/fwsize.py sets it when every mcc_conv_s8 layer of
+ *    the image has whole-group rows) mcc_conv_im2col is not called and other shapes are
+ *    MCC_ERR_ARG.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,10 +24,6 @@
 #include "mcc_dsp_gemm.h"
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
-
-/* im2col of receptive fields whose rows are not whole groups goes through a stack buffer of this
- * many bytes when the depth fits it. */
-#define MCC_CONV_STAGE 256
 
 /* Filters of a depth not a multiple of four are copied, zero-padded to one, into the scratch when
  * they fit this many bytes: the GEMM then takes its fast path. */
@@ -53,140 +55,39 @@ int32_t mcc_conv_s8_get_buffer_size(const mcc_conv_params *p)
 
 #if defined(MCC_HAS_DSP)
 
-/* Column j of the pair := the receptive field of output pixel (n, oy, ox), K = fh * fw * C values
- * (x + input_offset), 0 for taps in the padding: the general case (borders, odd row lengths,
- * horizontal dilation). */
-static MCC_NOINLINE void conv_im2col(const mcc_conv_params *p, const int8_t *input, int32_t n,
-                                     int32_t iy0, int32_t ix0, int16_t *cols, int32_t j,
-                                     int32_t k4, int32_t tail, int32_t off2)
+/* Column j of the pair (d = cols + 4 * j) := the receptive field of output pixel (n, oy, ox) when
+ * every filter row is whole groups (filter_w * input_c % 4 == 0, dilation_w 1) and the window
+ * meets the padding: group by group, one word of input where it lies inside the image, else its
+ * bytes one at a time with the input zero point in the padding (+ input_offset gives 0). */
+static MCC_NOINLINE void conv_im2col_groups(const mcc_conv_params *p, const int8_t *input,
+                                            int32_t n, int32_t iy0, int32_t ix0, int16_t *d,
+                                            int32_t off2)
 {
-    const int32_t c = p->input_c;
-    const int32_t row = p->filter_w * c;
-    const int32_t off = p->input_offset;
-    int32_t fx0;
-    int32_t fx1;
+    const int32_t groups = (p->filter_w * p->input_c) >> 2;
+    const int32_t in_row = p->input_w * p->input_c;
+    const int32_t at = ix0 * p->input_c; /* input byte of the window row's byte 0 (may be < 0) */
+    const uint32_t zp = (uint32_t)(-p->input_offset) & 0xFFu;
     int32_t fy;
-    int32_t k = 0;
-    mcc_valid_taps(ix0, p->dilation_w, p->input_w, p->filter_w, &fx0, &fx1);
-    if ((row & 3) != 0 && p->dilation_w == 1 && k4 + tail <= MCC_CONV_STAGE) {
-        /* rows not whole groups: the receptive field in natural order into a byte buffer (the
-         * input zero point for padding: + input_offset gives 0), then converted group by group */
-        int8_t stage[MCC_CONV_STAGE];
-        const int8_t zp = (int8_t)(-off);
-        const int32_t depth = k4 + tail;
-        const int32_t kreal = p->filter_h * row;
-        int16_t *d = cols + 4 * j;
-        int32_t g;
-        for (fy = 0; fy < p->filter_h; ++fy) {
-            const int32_t iy = iy0 + fy * p->dilation_h;
-            int8_t *sr = stage + fy * row;
-            if (iy < 0 || iy >= p->input_h || fx1 <= fx0) {
-                memset(sr, zp, (size_t)row);
-                continue;
-            }
-            memset(sr, zp, (size_t)(fx0 * c));
-            memcpy(sr + fx0 * c,
-                   input + ((size_t)(n * p->input_h + iy) * (size_t)p->input_w + (size_t)(ix0 + fx0)) *
-                               (size_t)c,
-                   (size_t)((fx1 - fx0) * c));
-            memset(sr + fx1 * c, zp, (size_t)((p->filter_w - fx1) * c));
-        }
-        memset(stage + kreal, zp, (size_t)(depth - kreal)); /* the zero padding of the depth */
-        for (g = 0; g < (k4 >> 2); ++g, d += 8) {
-            const int32_t word = mcc_read_s32(stage + 4 * g);
-            mcc_write_s32(d, mcc_sxtab16(off2, word));
-            mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, word));
-        }
-        for (g = 0; g < tail; ++g) {
-            cols[2 * k4 + j * tail + g] = (int16_t)(stage[k4 + g] + off);
-        }
-        return;
-    }
-    if ((c & 3) != 0 && (row & 3) == 0 && p->dilation_w == 1) {
-        /* every filter row is whole groups (but a tap is not): zero, copy, or assemble the
-         * groups of a row partly in the padding: bytes [vs, ve) of the row are inside the input,
-         * the others take the input zero point (so that + input_offset gives 0) */
-        const int32_t vs = fx0 * c;
-        const int32_t ve = fx1 * c;
-        const int32_t at = ix0 * c;  /* input byte of row byte 0 (may be < 0) */
-        const int32_t in_row = p->input_w * c;
-        const int32_t zp4 = mcc_wrap_s32(((uint32_t)(-off) & 0xFFu) * 0x01010101u);
-        const int32_t full_row = fx0 == 0 && fx1 == p->filter_w;
-        const int8_t *in_n = input + (size_t)n * (size_t)p->input_h * (size_t)in_row;
-        int16_t *d = cols + 4 * j;
-        int32_t iy = iy0;
-        for (fy = 0; fy < p->filter_h; ++fy, iy += p->dilation_h) {
-            const int8_t *base;
-            int32_t g;
-            if (iy < 0 || iy >= p->input_h) {
-                for (g = 0; g < (row >> 2); ++g, d += 8) {
-                    mcc_write_s32(d, 0);
-                    mcc_write_s32(d + 2, 0);
-                }
-                continue;
-            }
-            base = in_n + (size_t)iy * (size_t)in_row;
-            if (full_row) {
-                d = mcc_cols_groups(d, base + at, row >> 2, off2);
-            } else {
-                for (g = 0; g < (row >> 2); ++g, d += 8) {
-                    const int32_t lo = 4 * g;
-                    int32_t word;
-                    if (lo >= vs && lo + 4 <= ve) {
-                        word = mcc_read_s32(base + (at + lo));
-                    } else if (lo + 4 <= vs || lo >= ve) {
-                        word = zp4;
-                    } else if (lo + 4 <= ve && in_row >= 4) {
-                        /* valid suffix: the first 4 - a bytes of the input row, moved up */
-                        const uint32_t a8 = 8u * (uint32_t)(vs - lo);
-                        word = mcc_wrap_s32(((uint32_t)mcc_read_s32(base) << a8) |
-                                            ((uint32_t)zp4 & ((1u << a8) - 1u)));
-                    } else if (lo >= vs && in_row >= 4) {
-                        /* valid prefix: the last b bytes of the input row, moved down */
-                        const uint32_t b8 = 8u * (uint32_t)(ve - lo);
-                        word = mcc_wrap_s32(((uint32_t)mcc_read_s32(base + in_row - 4) >> (32u - b8)) |
-                                            ((uint32_t)zp4 & ~((1u << b8) - 1u)));
-                    } else {
-                        uint32_t u = 0;
-                        int32_t i;
-                        for (i = 0; i < 4; ++i) {
-                            const int32_t e = lo + i;
-                            const int32_t b = e >= vs && e < ve ? base[at + e] : -off;
-                            u |= ((uint32_t)b & 0xFFu) << (8 * i);
-                        }
-                        word = mcc_wrap_s32(u);
-                    }
-                    mcc_write_s32(d, mcc_sxtab16(off2, word));
-                    mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, word));
-                }
-            }
-        }
-        return;
-    }
-    for (fy = 0; fy < p->filter_h; ++fy, k += row) {
+    for (fy = 0; fy < p->filter_h; ++fy) {
         const int32_t iy = iy0 + fy * p->dilation_h;
-        const int8_t *base;
-        if (iy < 0 || iy >= p->input_h) {
-            mcc_cols_zero(cols, k4, tail, j, k, row);
-            continue;
-        }
-        base = input + (size_t)(n * p->input_h + iy) * (size_t)p->input_w * (size_t)c;
-        if (p->dilation_w == 1) {
-            mcc_cols_zero(cols, k4, tail, j, k, fx0 * c);
-            mcc_cols_copy(cols, k4, tail, j, k + fx0 * c, base + (size_t)(ix0 + fx0) * (size_t)c,
-                          (fx1 - fx0) * c, off, off2);
-            mcc_cols_zero(cols, k4, tail, j, k + fx1 * c, (p->filter_w - fx1) * c);
-        } else {
-            int32_t fx;
-            for (fx = 0; fx < p->filter_w; ++fx) {
-                if (fx >= fx0 && fx < fx1) {
-                    const int32_t ix = ix0 + fx * p->dilation_w;
-                    mcc_cols_copy(cols, k4, tail, j, k + fx * c, base + (size_t)ix * (size_t)c, c,
-                                  off, off2);
-                } else {
-                    mcc_cols_zero(cols, k4, tail, j, k + fx * c, c);
+        const int32_t inside = iy >= 0 && iy < p->input_h;
+        const int8_t *src = input + (size_t)(n * p->input_h + (inside ? iy : 0)) * (size_t)in_row;
+        int32_t g;
+        for (g = 0; g < groups; ++g, d += 8) {
+            const int32_t b0 = at + 4 * g;
+            uint32_t u = 0;
+            if (!inside || b0 <= -4 || b0 >= in_row) {
+                u = zp * 0x01010101u;
+            } else if (b0 >= 0 && b0 <= in_row - 4) {
+                u = (uint32_t)mcc_read_s32(src + b0);
+            } else {
+                int32_t e;
+                for (e = b0 + 3; e >= b0; --e) {
+                    u = (u << 8) | (e >= 0 && e < in_row ? (uint32_t)(uint8_t)src[e] : zp);
                 }
             }
+            mcc_write_s32(d, mcc_sxtab16(off2, mcc_wrap_s32(u)));
+            mcc_write_s32(d + 2, mcc_sxtab16_ror8(off2, mcc_wrap_s32(u)));
         }
     }
 }
@@ -247,7 +148,9 @@ static mcc_status conv_dsp(const mcc_conv_params *p, const int8_t *input, const 
     for (pix = 0; pix < pixels; pix += 2, out += 2 * p->output_c) {
         const int32_t two = pix + 1 < pixels;
         int32_t j;
-        for (j = 0; j <= two; ++j) {
+        /* a lone last pixel fills both columns (its outputs are stored twice, to one place), so
+         * that the GEMM keeps its 2 x 2 fast path */
+        for (j = 0; j < 2; ++j) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             const int32_t ix0 = ox * p->stride_w - p->pad_w;
             if (rows_ok && ix0 >= 0 && ix0 <= ix_max && iy0 >= 0 && iy0 <= iy_max) {
@@ -255,11 +158,18 @@ static mcc_status conv_dsp(const mcc_conv_params *p, const int8_t *input, const 
                               input + (size_t)(n * p->input_h + iy0) * (size_t)in_row +
                                   (size_t)ix0 * (size_t)c,
                               p->filter_h, row >> 2, dy, off2);
+            } else if (rows_ok) {
+                conv_im2col_groups(p, input, n, iy0, ix0, cols + 4 * j, off2);
             } else {
-                conv_im2col(p, input, n, iy0, ix0, cols, j, k4, tail, off2);
-                if (kk > k) {
-                    mcc_cols_zero(cols, k4, tail, j, k, kk - k);
-                }
+#if defined(MCC_CONV_ROWS_ONLY)
+                (void)tail;
+                return MCC_ERR_ARG;
+#else
+                mcc_conv_im2col(p, input, n, iy0, ix0, cols, j, k4, tail);
+#endif
+            }
+            if (j == 0 && !two) {
+                continue;
             }
             if (++ox == p->output_w) {
                 ox = 0;
@@ -269,8 +179,10 @@ static mcc_status conv_dsp(const mcc_conv_params *p, const int8_t *input, const 
                 }
             }
         }
-        mcc_dsp_gemm_pair(w, cols, kk, p->output_c, tab, bias, p->multiplier, p->shift, 1, &os,
-                          out, two ? out + p->output_c : NULL, 0, 0);
+        if (!mcc_dsp_gemm_pair(w, cols, kk, p->output_c, tab, bias, p->multiplier, p->shift, 1,
+                               &os, out, two ? out + p->output_c : out, 0, 0)) {
+            return MCC_ERR_ARG;
+        }
     }
     return MCC_OK;
 }
@@ -279,6 +191,7 @@ static mcc_status conv_dsp(const mcc_conv_params *p, const int8_t *input, const 
 
 /* ---- portable ---------------------------------------------------------------------------- */
 
+#if MCC_WITH_FALLBACK
 static int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
@@ -392,6 +305,7 @@ static mcc_status conv_portable(const mcc_conv_params *p, const int8_t *input,
     }
     return MCC_OK;
 }
+#endif /* MCC_WITH_FALLBACK */
 
 
 mcc_status mcc_conv_s8(const mcc_conv_params *p, const int8_t *input, const int8_t *filter,
@@ -415,5 +329,9 @@ mcc_status mcc_conv_s8(const mcc_conv_params *p, const int8_t *input, const int8
 #else
     (void)scratch;
 #endif
+#if MCC_WITH_FALLBACK
     return conv_portable(p, input, filter, bias, output);
+#else
+    return MCC_ERR_ARG;
+#endif
 }

@@ -38,6 +38,7 @@ int32_t mcc_depthwise_conv_3x3_s8_get_buffer_size(const mcc_depthwise_conv_param
 }
 
 /* The 3x3 window with the taps in the padding skipped, one output at a time. */
+#if MCC_WITH_FALLBACK
 MCC_PORTABLE_FALLBACK
 static void depthwise_3x3_portable(const mcc_depthwise_conv_params *p, const int8_t *input,
                                    const int8_t *filter, const int32_t *bias, int8_t *output)
@@ -82,6 +83,7 @@ static void depthwise_3x3_portable(const mcc_depthwise_conv_params *p, const int
         }
     }
 }
+#endif /* MCC_WITH_FALLBACK */
 
 mcc_status mcc_depthwise_conv_3x3_s8(const mcc_depthwise_conv_params *p, const int8_t *input,
                                      const int8_t *filter, const int32_t *bias, int8_t *output,
@@ -103,12 +105,17 @@ mcc_status mcc_depthwise_conv_3x3_s8(const mcc_depthwise_conv_params *p, const i
         if (((uintptr_t)scratch & 3u) != 0) {
             return MCC_ERR_ARG;
         }
-        mcc_dw3_dsp(p, input, filter, bias, output, (mcc_dw3_group *)(void *)scratch);
-        return MCC_OK;
+        return mcc_dw3_dsp(p, input, filter, bias, output, (mcc_dw3_group *)(void *)scratch)
+                   ? MCC_OK
+                   : MCC_ERR_ARG;
     }
 #else
     (void)scratch;
 #endif
+#if MCC_WITH_FALLBACK
     depthwise_3x3_portable(p, input, filter, bias, output);
     return MCC_OK;
+#else
+    return MCC_ERR_ARG;
+#endif
 }

@@ -207,7 +207,8 @@ mcc_status mcc_depthwise_conv_packed(const mcc_depthwise_conv_packed_params *pp,
         }
         depthwise_packed_unpack(pp, filter, scratch);
         if (depthwise_packed_is_3x3(p)) {
-            mcc_dw3_dsp(p, input, scratch, bias, output, (mcc_dw3_group *)(void *)(scratch + fbytes));
+            (void)mcc_dw3_dsp(p, input, scratch, bias, output,
+                              (mcc_dw3_group *)(void *)(scratch + fbytes));
         } else {
             mcc_dw_dsp(p, input, scratch, bias, output, (int32_t *)(void *)(scratch + fbytes));
         }

@@ -7,6 +7,9 @@
  *    (mcc_dsp_depthwise.h). Scratch: 8 * filter_h * filter_w bytes, 4-byte aligned, when
  *    depth_multiplier == 1 (else 0: the portable loop runs).
  * mcc_depthwise_conv_3x3_s8 is the same with the 3x3 interior unrolled.
+ * Built with MCC_NO_PORTABLE_FALLBACK and MCC_DEPTHWISE_DM1_ONLY (mcc/codegen/fwsize.py sets the
+ * latter when every mcc_depthwise_conv_s8 layer of a DSP image has depth_multiplier 1) the portable
+ * loop is left out: a NULL scratch or another depth_multiplier is then MCC_ERR_ARG.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +17,12 @@
 #include "mcc_dsp_depthwise.h"
 #include "mcc_nn.h"
 #include "mcc_nn_internal.h"
+
+#if defined(MCC_HAS_DSP) && defined(MCC_NO_PORTABLE_FALLBACK) && defined(MCC_DEPTHWISE_DM1_ONLY)
+#define MCC_DW_PORTABLE 0
+#else
+#define MCC_DW_PORTABLE 1
+#endif
 
 /* Output channels are processed in chunks of this many accumulators (stack). */
 #define MCC_DW_CHUNK 32
@@ -36,6 +45,7 @@ int32_t mcc_depthwise_conv_s8_get_buffer_size(const mcc_depthwise_conv_params *p
  *   clamp(requantize(sum over valid taps of (x[.., ic] + input_offset) * w[fy, fx, oc]
  *                    + bias[oc]) + output_offset)
  */
+#if MCC_DW_PORTABLE
 MCC_PORTABLE_FALLBACK
 static mcc_status depthwise_portable(const mcc_depthwise_conv_params *p, const int8_t *input,
                                      const int8_t *filter, const int32_t *bias, int8_t *output)
@@ -118,6 +128,7 @@ static mcc_status depthwise_portable(const mcc_depthwise_conv_params *p, const i
     }
     return MCC_OK;
 }
+#endif
 
 mcc_status mcc_depthwise_conv_s8(const mcc_depthwise_conv_params *p, const int8_t *input,
                                  const int8_t *filter, const int32_t *bias, int8_t *output,
@@ -144,5 +155,9 @@ mcc_status mcc_depthwise_conv_s8(const mcc_depthwise_conv_params *p, const int8_
     }
 #endif
     (void)scratch;
+#if MCC_DW_PORTABLE
     return depthwise_portable(p, input, filter, bias, output);
+#else
+    return MCC_ERR_ARG;
+#endif
 }

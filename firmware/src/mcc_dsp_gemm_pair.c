@@ -140,6 +140,7 @@ static inline void mcc_gemm_pairs_fast(const int8_t *w0, const int16_t *cols, in
 #endif
 }
 
+#if !defined(MCC_GEMM_FAST_ONLY)
 /* Rows o0 .. rows-1 of mcc_dsp_gemm_pair() outside its fast path (depth not a multiple of four,
  * one column, a per-column constant, requantization outside the fast range, an odd last row):
  * plain, compact code, kept out of line. */
@@ -195,6 +196,7 @@ static void mcc_gemm_rows_general(const int8_t *w, const int16_t *cols, int32_t 
         }
     }
 }
+#endif
 
 /*
  * out0[o] / out1[o] for o in [0, rows): clamp(requantize(bias[o] + add_j + sum_k w[o][k] *
@@ -203,22 +205,41 @@ static void mcc_gemm_rows_general(const int8_t *w, const int16_t *cols, int32_t 
  * computed (its half of the buffer may hold anything).
  * tab != NULL: every channel prepared by mcc_rq_table() (fast requantization); tab == NULL: exact
  * requantization with bias, mult / shift (indexed by o * qs).
+ * Returns 1; 0 when built with MCC_GEMM_FAST_ONLY and the call is outside the fast path (the
+ * general path is then left out and nothing is computed). An odd last row of the fast path is
+ * computed as the pair (rows - 2, rows - 1): row rows - 2 twice, the same bytes stored twice.
  */
-void mcc_dsp_gemm_pair(const int8_t *filter, const int16_t *cols, int32_t k, int32_t rows,
-                       const mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
-                       const int32_t *shift, int32_t qs, const mcc_out_stage *os, int8_t *out0,
-                       int8_t *out1, int32_t add0, int32_t add1)
+int32_t mcc_dsp_gemm_pair(const int8_t *filter, const int16_t *cols, int32_t k, int32_t rows,
+                          const mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
+                          const int32_t *shift, int32_t qs, const mcc_out_stage *os,
+                          int8_t *out0, int8_t *out1, int32_t add0, int32_t add1)
 {
     int32_t o = 0;
     if (tab != NULL && out1 != NULL && (k & 3) == 0 && rows >= 2 && add0 == 0 && add1 == 0) {
         const int32_t pairs = rows >> 1;
         mcc_gemm_pairs_fast(filter, cols, k, pairs, tab, os, out0, out1);
-        o = 2 * pairs;
+        if ((rows & 1) != 0) { /* the odd last row: the last two rows as one more pair */
+            const int32_t r = rows - 2;
+            mcc_gemm_pairs_fast(filter + (size_t)r * (size_t)k, cols, k, 1, tab + r, os, out0 + r,
+                                out1 + r);
+        }
+        o = rows;
     }
+#if defined(MCC_GEMM_FAST_ONLY)
+    (void)bias;
+    (void)mult;
+    (void)shift;
+    (void)qs;
+    if (o < rows) {
+        return 0;
+    }
+#else
     if (o < rows) {
         mcc_gemm_rows_general(filter + (size_t)o * (size_t)k, cols, k, o, rows, tab, bias, mult,
                               shift, qs, os, out0, out1, add0, add1);
     }
+#endif
+    return 1;
 }
 
 #else

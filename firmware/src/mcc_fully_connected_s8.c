@@ -59,8 +59,23 @@ static mcc_status fully_connected_dsp(const mcc_fully_connected_params *p, const
         const int32_t two = b + 1 < p->batches;
         int32_t add[2] = {0, 0};
         int32_t j;
-        for (j = 0; j < 1 + two; ++j) {
-            const int8_t *x = input + (size_t)(b + j) * (size_t)depth;
+#if defined(MCC_GEMM_FAST_ONLY)
+        /* this build's GEMM has only its 2 x 2 fast path (mcc/codegen/fwsize.py): depth % 4 == 0,
+         * no filter offset, and a lone last batch fills both columns (its outputs are stored
+         * twice, to one place) */
+        const int32_t cols_used = 2;
+        if ((depth & 3) != 0 || p->filter_offset != 0) {
+            return MCC_ERR_ARG;
+        }
+        (void)tail;
+        for (j = 0; j < cols_used; ++j) {
+            (void)mcc_cols_groups(cols + 4 * j, input + (size_t)(b + (two ? j : 0)) * (size_t)depth,
+                                  depth >> 2, off2);
+        }
+#else
+        const int32_t cols_used = 1 + two;
+        for (j = 0; j < cols_used; ++j) {
+            const int8_t *x = input + (size_t)(b + (two ? j : 0)) * (size_t)depth;
             mcc_cols_copy(cols, k4, tail, j, 0, x, depth, p->input_offset, off2);
             if (p->filter_offset != 0) {
                 /* sum((x + io) * (w + fo)) = sum((x + io) * w) + fo * sum(x + io) */
@@ -72,10 +87,16 @@ static mcc_status fully_connected_dsp(const mcc_fully_connected_params *p, const
                 add[j] = mcc_wrap_s32((uint32_t)p->filter_offset * xsum);
             }
         }
-        mcc_dsp_gemm_pair(filter, cols, depth, p->output_size, tab, bias, p->multiplier, p->shift,
-                          p->per_channel ? 1 : 0, &os, output + (size_t)b * (size_t)p->output_size,
-                          two ? output + (size_t)(b + 1) * (size_t)p->output_size : NULL, add[0],
-                          add[1]);
+#endif
+        if (!mcc_dsp_gemm_pair(filter, cols, depth, p->output_size, tab, bias, p->multiplier,
+                               p->shift, p->per_channel ? 1 : 0, &os,
+                               output + (size_t)b * (size_t)p->output_size,
+                               two ? output + (size_t)(b + 1) * (size_t)p->output_size
+                                   : (cols_used == 2 ? output + (size_t)b * (size_t)p->output_size
+                                                     : NULL),
+                               add[0], add[1])) {
+            return MCC_ERR_ARG;
+        }
     }
     return MCC_OK;
 }
@@ -90,6 +111,7 @@ static mcc_status fully_connected_dsp(const mcc_fully_connected_params *p, const
  * computed as sum(x*w) + input_offset*sum(w) + filter_offset*sum(x)
  *             + depth*input_offset*filter_offset + bias   (equal modulo 2^32).
  */
+#if MCC_WITH_FALLBACK
 MCC_PORTABLE_FALLBACK
 static mcc_status fully_connected_portable(const mcc_fully_connected_params *p,
                                            const int8_t *input, const int8_t *filter,
@@ -130,6 +152,7 @@ static mcc_status fully_connected_portable(const mcc_fully_connected_params *p,
     }
     return MCC_OK;
 }
+#endif /* MCC_WITH_FALLBACK */
 
 
 mcc_status mcc_fully_connected_s8(const mcc_fully_connected_params *p, const int8_t *input,
@@ -151,5 +174,9 @@ mcc_status mcc_fully_connected_s8(const mcc_fully_connected_params *p, const int
 #else
     (void)scratch;
 #endif
+#if MCC_WITH_FALLBACK
     return fully_connected_portable(p, input, filter, bias, output);
+#else
+    return MCC_ERR_ARG;
+#endif
 }

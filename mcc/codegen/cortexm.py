@@ -25,6 +25,7 @@ from ..errors import FitError, MccError
 from ..paths import FIRMWARE
 from ..targets_cm import Board, get_board
 from .emit import _env
+from .fwsize import size_optimized_kernels
 
 FW_DIR = "mcc_cortexm"
 DEFAULT_STACK_BYTES = 8 * 1024
@@ -77,6 +78,7 @@ def template_context(board: Board | str, ctx: dict) -> dict:
         "arch_flags": list(b.cflags),
         "irq_count": IRQ_COUNT,
         "defines": list(ctx.get("defines", [])),
+        "size_kernels": size_optimized_kernels(ctx["kernels"], "MCC_NO_DSP" not in ctx.get("defines", [])),
         "fw_dir": FW_DIR,
         "flash_origin": _hex(b.flash_origin), "flash_length": _hex(b.flash_size),
         "sram_origin": _hex(b.sram_origin), "sram_length": _hex(b.sram_size),

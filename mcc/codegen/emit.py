@@ -221,9 +221,10 @@ def generate(g: Graph, plan: ArenaPlan, records: list, model_name: str, source: 
         files["main.c"] = (FIRMWARE / "harness" / "host_main.c").read_text()
     else:
         from .cortexm import cortexm_files
+        from .fwsize import firmware_defines
         files.update(cortexm_files(target.board, {
             "model_name": model_name, "kernels": kernels, "arena_bytes": plan.arena_bytes,
-            "defines": [] if has_dsp else ["MCC_NO_DSP"],
+            "defines": firmware_defines(g, records, has_dsp),
             "weight_bytes": ctx["weight_bytes"], "input_bytes": inp.nbytes, "output_bytes": outp.nbytes}))
         if target.board.emulator == "renode":
             from ..sim.renode import resc_script

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 # the int8 x int16 GEMM (mcc_dsp_gemm.h) and its column buffer fillers
-_GEMM = ("mcc_dsp_gemm_pair",)
+_GEMM = ("mcc_dsp_gemm_pair", "mcc_rq_table")
 _IM2COL = ("mcc_cols_copy", "mcc_cols_zero")
 
 SUPPORT: dict[str, tuple[str, ...]] = {
-    "mcc_conv_s8": _GEMM + _IM2COL,
+    "mcc_conv_s8": _GEMM + ("mcc_conv_im2col",),
     "mcc_conv_1x1_s8": _GEMM + ("mcc_cols_copy",),
     "mcc_fully_connected_s8": _GEMM + ("mcc_cols_copy",),
     "mcc_conv_packed": _GEMM + _IM2COL,
