@@ -227,12 +227,15 @@ typedef struct {
 #define MCC_RQ_ENTRY_BYTES 20
 
 /* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
- * channel takes the fast requantization (the table is then complete), else 0. */
+ * channel takes a fast requantization (the table is then complete), else 0; sets os->rq_left when
+ * some channel is in the left form (mcc_rq_fast_left). */
 static inline int32_t mcc_rq_table(mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
                                    const int32_t *shift, int32_t qs, int32_t rows,
-                                   int32_t output_offset)
+                                   int32_t output_offset, mcc_out_stage *os)
 {
     int32_t o;
+    int32_t left = 0;
+    os->rq_left = 0;
     for (o = 0; o < rows; ++o) {
         mcc_rq q;
         const int32_t m = mult[o * qs];
@@ -241,17 +244,23 @@ static inline int32_t mcc_rq_table(mcc_rq_entry *tab, const int32_t *bias, const
             return 0;
         }
         mcc_rq_init(&q, m, s, output_offset);
+        left |= mcc_rq_is_left(q.bias_lo);
         tab[o].bias = bias != NULL ? bias[o] : 0;
         tab[o].multiplier = q.multiplier;
         tab[o].bias_lo = q.bias_lo;
         tab[o].bias_hi = q.bias_hi;
         tab[o].rshift = q.rshift;
     }
+    os->rq_left = left;
     return 1;
 }
 
+/* Either form (the entry's mark decides). */
 MCC_INLINE int32_t mcc_rq_entry_apply(const mcc_rq_entry *e, int32_t acc)
 {
+    if (mcc_rq_is_left(e->bias_lo)) {
+        return mcc_rq_fast_left(acc, e->multiplier, e->bias_hi, e->rshift);
+    }
     return mcc_rq_fast(acc, e->multiplier, e->bias_lo, e->bias_hi, e->rshift);
 }
 
