@@ -448,25 +448,59 @@ static inline int32_t mcc_min8x4(int32_t a, int32_t b)
  *
  *     hi32(acc * m + bias - [acc < 0] * 2^31) >> (r - 1)
  *
- * Channels outside that range take mcc_requantize() (mcc_rq_all_fast() tells).
+ * Left shifts (0 <= shift <= 30, m >= 2^30: real multipliers >= 1/2, e.g. the large weight
+ * scales of 2-bit layers) have no rounding divide: with x = acc * 2^shift modulo 2^32 (the
+ * reference's wrapping int32 shift), the result is floor((x * m + 2^30) / 2^31) + output_offset
+ * (the same reduction of the doubling high multiply). With M2 = 2m - 2^32 (2m as a negative
+ * int32), x * 2m = x * M2 + x * 2^32, so that is, for every x,
+ *
+ *     hi32(x * M2 + 2^31 + output_offset * 2^32) + x     (modulo 2^32)
+ *
+ * one LSL, one SMLAL and one ADD. The channel's mcc_rq then holds multiplier M2, bias_lo 2^31
+ * (the mark of the left form: the right form's bias_lo is 2^30 or 3 * 2^30), bias_hi the output
+ * offset and rshift the left shift. The result is the reference's int32 sum
+ * requantize(acc) + output_offset, wrapping as the kernels' int32 addition does.
+ *
+ * Channels outside both ranges take mcc_requantize() (mcc_rq_all_fast() tells).
  */
 typedef struct {
     int32_t multiplier;
     uint32_t bias_lo; /* 2^30 + 2^(30 + r) + output_offset * 2^(31 + r): low and high words */
-    int32_t bias_hi;
-    int32_t rshift;   /* r - 1 */
+    int32_t bias_hi;  /* (left form: 2^31 and output_offset) */
+    int32_t rshift;   /* r - 1 (left form: the left shift) */
 } mcc_rq;
 
-/* 1 if the channel can take the fast path. */
-static inline int32_t mcc_rq_ok(int32_t multiplier, int32_t shift)
+#define MCC_RQ_LEFT_MARK 0x80000000u
+
+/* 1 if the channel can take the right-shift fast path (mcc_rq_fast). */
+static inline int32_t mcc_rq_right_ok(int32_t multiplier, int32_t shift)
 {
     return shift <= -1 && shift >= -24 && multiplier > ((int32_t)1 << 30);
 }
 
-/* Prepares a channel for mcc_rq_fast(); only meaningful when mcc_rq_ok(). */
+/* 1 if the channel can take the left-shift fast path (mcc_rq_fast_left). */
+static inline int32_t mcc_rq_left_ok(int32_t multiplier, int32_t shift)
+{
+    return shift >= 0 && shift <= 30 && multiplier >= ((int32_t)1 << 30);
+}
+
+/* 1 if the channel can take a fast path (either form). */
+static inline int32_t mcc_rq_ok(int32_t multiplier, int32_t shift)
+{
+    return mcc_rq_right_ok(multiplier, shift) || mcc_rq_left_ok(multiplier, shift);
+}
+
+/* Prepares a channel for mcc_rq_apply(); only meaningful when mcc_rq_ok(). */
 static inline void mcc_rq_init(mcc_rq *q, int32_t multiplier, int32_t shift, int32_t output_offset)
 {
     const int32_t rshift = (-shift - 1) & 31;
+    if (shift >= 0) {
+        q->multiplier = mcc_wrap_s32(2u * (uint32_t)multiplier);
+        q->bias_lo = MCC_RQ_LEFT_MARK;
+        q->bias_hi = output_offset;
+        q->rshift = shift & 31;
+        return;
+    }
     q->multiplier = multiplier;
     q->rshift = rshift;
     q->bias_lo = shift <= -2 ? 0x40000000u : 0xC0000000u;
@@ -474,7 +508,13 @@ static inline void mcc_rq_init(mcc_rq *q, int32_t multiplier, int32_t shift, int
                               ((uint32_t)output_offset << rshift));
 }
 
-/* requantize(acc) + output_offset for a prepared channel. */
+/* 1 when a prepared channel is in the left form. */
+static inline int32_t mcc_rq_is_left(uint32_t bias_lo)
+{
+    return bias_lo == MCC_RQ_LEFT_MARK;
+}
+
+/* requantize(acc) + output_offset for a prepared channel in the right form. */
 MCC_INLINE int32_t mcc_rq_fast(int32_t acc, int32_t multiplier, uint32_t bias_lo, int32_t bias_hi,
                                   int32_t rshift)
 {
@@ -485,7 +525,28 @@ MCC_INLINE int32_t mcc_rq_fast(int32_t acc, int32_t multiplier, uint32_t bias_lo
     return (int32_t)(s >> 32) >> rshift;
 }
 
+/* requantize(acc) + output_offset for a prepared channel in the left form (m2 = 2m - 2^32,
+ * offset = output_offset, lshift = shift). */
+MCC_INLINE int32_t mcc_rq_fast_left(int32_t acc, int32_t m2, int32_t offset, int32_t lshift)
+{
+    const int32_t x = mcc_wrapping_shl(acc, lshift);
+    const int64_t s = (int64_t)(((uint64_t)(uint32_t)offset << 32) | MCC_RQ_LEFT_MARK) +
+                      (int64_t)x * m2;
+    return mcc_wrapping_add((int32_t)(s >> 32), x);
+}
+
+/* Either form, chosen by the channel's mark (a branch per call: the hot loops of tables known to
+ * hold only right-form channels call mcc_rq_fast directly). */
 MCC_INLINE int32_t mcc_rq_apply(const mcc_rq *q, int32_t acc)
+{
+    if (mcc_rq_is_left(q->bias_lo)) {
+        return mcc_rq_fast_left(acc, q->multiplier, q->bias_hi, q->rshift);
+    }
+    return mcc_rq_fast(acc, q->multiplier, q->bias_lo, q->bias_hi, q->rshift);
+}
+
+/* The right form only (the caller knows the channel is not in the left form). */
+MCC_INLINE int32_t mcc_rq_apply_right(const mcc_rq *q, int32_t acc)
 {
     return mcc_rq_fast(acc, q->multiplier, q->bias_lo, q->bias_hi, q->rshift);
 }
@@ -514,6 +575,7 @@ typedef struct {
     int32_t full;  /* [act_min, act_max] == [-128, 127]: SSAT #8 is the whole clamp */
     int32_t min4;  /* act_min / act_max in all four bytes */
     int32_t max4;
+    int32_t rq_left; /* the requantization table holds left-form channels (mcc_rq_table) */
 } mcc_out_stage;
 
 static inline void mcc_out_stage_init(mcc_out_stage *os, int32_t output_offset, int32_t act_min,
@@ -525,6 +587,7 @@ static inline void mcc_out_stage_init(mcc_out_stage *os, int32_t output_offset, 
     os->full = act_min <= -128 && act_max >= 127;
     os->min4 = mcc_wrap_s32(((uint32_t)act_min & 0xFFu) * 0x01010101u);
     os->max4 = mcc_wrap_s32(((uint32_t)act_max & 0xFFu) * 0x01010101u);
+    os->rq_left = 0;
 }
 
 static inline int8_t mcc_out_s8(const mcc_out_stage *os, int32_t v)

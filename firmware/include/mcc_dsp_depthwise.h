@@ -74,12 +74,43 @@ typedef struct {
 
 #define MCC_DW3_SCRATCH_BYTES 204
 
-/* Prepares channel requantization q[3] for the 3x3 kernel; 0 when the channel is outside the
- * range of the SMMLAR requantization (it then takes mcc_dw_channel). */
+/* Prepares channel requantization q[3] for the 3x3 kernel and returns the factor its weights and
+ * bias are scaled by (2: the doubled accumulator above), or 0 when the channel is outside the
+ * range of the SMMLAR requantization (it then takes mcc_dw_channel). w: the channel's nine taps
+ * (ch bytes apart).
+ *
+ * Left shifts (0 <= shift <= 30, m >= 2^30; mcc_rq_fast_left): the weights and bias are scaled by
+ * 2^(shift + 1) instead, so the accumulator is a = acc * 2^(shift + 1), and when |a| < 2^31 (no
+ * wrap of the reference's acc * 2^shift either)
+ *
+ *     requantize(acc) + output_offset = floor((a * m + 2^31) / 2^32) + output_offset
+ *                                     = hi32(a * m + 2^31 + output_offset * 2^32)
+ *
+ * one SMMLAR without the sign term and without a shift: q = (m, output_offset, 0). Accepted when
+ * the scaled weights fit int16 and (|bias| + 255 * sum |w|) * 2^(shift + 1) < 2^31 (|x +
+ * input_offset| <= 255). */
 static inline int32_t mcc_dw3_rq_prep(int32_t multiplier, int32_t shift, int32_t output_offset,
-                                      int32_t bias, int32_t *q)
+                                      int32_t bias, const int8_t *w, int32_t ch, int32_t *q)
 {
     int64_t ra;
+    if (shift >= 0 && shift <= 14 && multiplier >= ((int32_t)1 << 30)) {
+        int64_t bound = bias < 0 ? -(int64_t)bias : (int64_t)bias;
+        int32_t wmax = 0;
+        int32_t i;
+        for (i = 0; i < 9; ++i) {
+            const int32_t v = w[(i / 3) * 3 * ch + (i % 3) * ch];
+            const int32_t a = v < 0 ? -v : v;
+            wmax = a > wmax ? a : wmax;
+            bound += 255 * (int64_t)a;
+        }
+        if ((int64_t)wmax << (shift + 1) > 32767 || bound << (shift + 1) >= ((int64_t)1 << 31)) {
+            return 0;
+        }
+        q[0] = multiplier;
+        q[1] = output_offset;
+        q[2] = 0;
+        return (int32_t)1 << (shift + 1);
+    }
     if (multiplier <= ((int32_t)1 << 30) || shift > -1 || shift < -24 ||
         bias > ((int32_t)1 << 29) || bias < -((int32_t)1 << 29)) {
         return 0;
@@ -91,7 +122,7 @@ static inline int32_t mcc_dw3_rq_prep(int32_t multiplier, int32_t shift, int32_t
     q[0] = multiplier;
     q[1] = (int32_t)ra;
     q[2] = -shift;
-    return 1;
+    return 2;
 }
 
 #if !defined(MCC_DSP_ASM)
@@ -99,7 +130,7 @@ static inline int32_t mcc_dw3_rq_prep(int32_t multiplier, int32_t shift, int32_t
  * (as in mcc_rq_fast). */
 static inline int32_t mcc_dw3_rq(int32_t acc2, const int32_t *q)
 {
-    const int64_t ra = (int64_t)q[1] - (acc2 < 0 ? 1 : 0);
+    const int64_t ra = (int64_t)q[1] - (acc2 < 0 && q[2] != 0 ? 1 : 0); /* q[2] 0: left form */
     const int64_t v = ra * ((int64_t)1 << 32) + (int64_t)acc2 * q[0] + (int64_t)0x80000000;
     return (int32_t)(v >> 32) >> q[2];
 }
@@ -109,8 +140,10 @@ static inline int32_t mcc_dw3_rq(int32_t acc2, const int32_t *q)
  * g->rows output rows of `ow` pixels, windows starting at p0 and stepping g->delta + 2 g->rowb
  * bytes along a row and g->rowskip more after each row; outputs from `out`, g->ostride bytes apart.
  * Per pixel and row of the window: taps 0 and 1 of the four channels are one SMLAD each on the
- * pair word of the window's first column, tap 2 one SMLAD on the column two words on. */
-MCC_INLINE void mcc_dw3_plane(mcc_dw3_group *g, const int8_t *p0, int32_t ow, int8_t *out)
+ * pair word of the window's first column, tap 2 one SMLAD on the column two words on.
+ * mixed: some channel of the group is in the left form (q[2] == 0: no sign term). */
+MCC_INLINE void mcc_dw3_plane(mcc_dw3_group *g, const int8_t *p0, int32_t ow, int8_t *out,
+                               int32_t mixed)
 {
 #if defined(MCC_DSP_ASM)
     register int32_t x0 __asm__("r8");
@@ -148,55 +181,70 @@ MCC_INLINE void mcc_dw3_plane(mcc_dw3_group *g, const int8_t *p0, int32_t ow, in
     "add %[x1], %[x1], %[" #a "], asr #31\n\t"                                                   \
     "smmlar %[" #a "], %[" #a "], %[x0], %[x1]\n\t"                                              \
     "asr %[" #a "], %[" #a "], %[x2]\n\t"
-    __asm__ volatile(
-        "1:\n\t"
-        "ldrd %[a0], %[a1], [%[ws], #96]\n\t"
-        "ldrd %[a2], %[a3], [%[ws], #104]\n\t"
-        "ldr %[t], [%[ws], #172]\n\t" MCC_ASM_DW3_ROW(0)
-        "add %[p], %[p], %[t]\n\t" MCC_ASM_DW3_ROW(32)
-        "add %[p], %[p], %[t]\n\t" MCC_ASM_DW3_ROW(64)
-        "add %[t], %[ws], #112\n\t" MCC_ASM_DW3_RQ(a0) MCC_ASM_DW3_RQ(a1) MCC_ASM_DW3_RQ(a2)
-        MCC_ASM_DW3_RQ(a3)
-        "ssat %[a0], #8, %[a0]\n\t"
-        "ssat %[a1], #8, %[a1]\n\t"
-        "ssat %[a2], #8, %[a2]\n\t"
-        "ssat %[a3], #8, %[a3]\n\t"
-        "bfi %[a0], %[a1], #8, #8\n\t"
-        "bfi %[a0], %[a2], #16, #8\n\t"
-        "bfi %[a0], %[a3], #24, #8\n\t"
-        "ldr %[t], [%[ws], #200]\n\t"
-        "cmp %[t], #0\n\t"
-        "bne 2f\n\t"
-        "ldrd %[x0], %[x1], [%[ws], #160]\n\t"
-        "ssub8 %[t], %[a0], %[x0]\n\t"
-        "sel %[a0], %[a0], %[x0]\n\t"
-        "ssub8 %[t], %[x1], %[a0]\n\t"
-        "sel %[a0], %[a0], %[x1]\n\t"
-        "2:\n\t"
-        "ldrd %[x0], %[x1], [%[ws], #176]\n\t"
-        "str %[a0], [%[x0]]\n\t"
-        "add %[x0], %[x0], %[x1]\n\t"
-        "str %[x0], [%[ws], #176]\n\t"
-        "ldr %[t], [%[ws], #168]\n\t"
-        "add %[p], %[p], %[t]\n\t"
-        "ldr %[t], [%[ws], #184]\n\t"
-        "cmp %[x0], %[t]\n\t"
-        "bne 1b\n\t"
-        "ldr %[t], [%[ws], #192]\n\t"
-        "add %[p], %[p], %[t]\n\t"
-        "ldr %[x1], [%[ws], #188]\n\t"
-        "ldr %[t], [%[ws], #184]\n\t"
-        "add %[t], %[t], %[x1]\n\t"
-        "str %[t], [%[ws], #184]\n\t"
-        "ldr %[t], [%[ws], #196]\n\t"
-        "subs %[t], %[t], #1\n\t"
-        "str %[t], [%[ws], #196]\n\t"
-        "bne 1b"
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "+&r"(p),
-          [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
-          [w0] "=&r"(w0), [w1] "=&r"(w1)
-        : [ws] "r"(g)
-        : "cc", "memory");
+/* Either form: the sign term only when q[2] (the shift) is not 0. */
+#define MCC_ASM_DW3_RQ_MIXED(a)                                                                  \
+    "ldm %[t]!, {%[x0], %[x1], %[x2]}\n\t"                                                       \
+    "cmp %[x2], #0\n\t"                                                                         \
+    "it ne\n\t"                                                                                 \
+    "addne %[x1], %[x1], %[" #a "], asr #31\n\t"                                                \
+    "smmlar %[" #a "], %[" #a "], %[x0], %[x1]\n\t"                                              \
+    "asr %[" #a "], %[" #a "], %[x2]\n\t"
+#define MCC_ASM_DW3_PLANE(RQ)                                                                    \
+    __asm__ volatile(                                                                            \
+        "1:\n\t"                                                                                 \
+        "ldrd %[a0], %[a1], [%[ws], #96]\n\t"                                                    \
+        "ldrd %[a2], %[a3], [%[ws], #104]\n\t"                                                   \
+        "ldr %[t], [%[ws], #172]\n\t" MCC_ASM_DW3_ROW(0)                                         \
+        "add %[p], %[p], %[t]\n\t" MCC_ASM_DW3_ROW(32)                                           \
+        "add %[p], %[p], %[t]\n\t" MCC_ASM_DW3_ROW(64)                                           \
+        "add %[t], %[ws], #112\n\t" RQ(a0) RQ(a1) RQ(a2) RQ(a3)                                  \
+        "ssat %[a0], #8, %[a0]\n\t"                                                              \
+        "ssat %[a1], #8, %[a1]\n\t"                                                              \
+        "ssat %[a2], #8, %[a2]\n\t"                                                              \
+        "ssat %[a3], #8, %[a3]\n\t"                                                              \
+        "bfi %[a0], %[a1], #8, #8\n\t"                                                           \
+        "bfi %[a0], %[a2], #16, #8\n\t"                                                          \
+        "bfi %[a0], %[a3], #24, #8\n\t"                                                          \
+        "ldr %[t], [%[ws], #200]\n\t"                                                            \
+        "cmp %[t], #0\n\t"                                                                       \
+        "bne 2f\n\t"                                                                             \
+        "ldrd %[x0], %[x1], [%[ws], #160]\n\t"                                                   \
+        "ssub8 %[t], %[a0], %[x0]\n\t"                                                           \
+        "sel %[a0], %[a0], %[x0]\n\t"                                                            \
+        "ssub8 %[t], %[x1], %[a0]\n\t"                                                           \
+        "sel %[a0], %[a0], %[x1]\n\t"                                                            \
+        "2:\n\t"                                                                                 \
+        "ldrd %[x0], %[x1], [%[ws], #176]\n\t"                                                   \
+        "str %[a0], [%[x0]]\n\t"                                                                 \
+        "add %[x0], %[x0], %[x1]\n\t"                                                            \
+        "str %[x0], [%[ws], #176]\n\t"                                                           \
+        "ldr %[t], [%[ws], #168]\n\t"                                                            \
+        "add %[p], %[p], %[t]\n\t"                                                               \
+        "ldr %[t], [%[ws], #184]\n\t"                                                            \
+        "cmp %[x0], %[t]\n\t"                                                                    \
+        "bne 1b\n\t"                                                                             \
+        "ldr %[t], [%[ws], #192]\n\t"                                                            \
+        "add %[p], %[p], %[t]\n\t"                                                               \
+        "ldr %[x1], [%[ws], #188]\n\t"                                                           \
+        "ldr %[t], [%[ws], #184]\n\t"                                                            \
+        "add %[t], %[t], %[x1]\n\t"                                                              \
+        "str %[t], [%[ws], #184]\n\t"                                                            \
+        "ldr %[t], [%[ws], #196]\n\t"                                                            \
+        "subs %[t], %[t], #1\n\t"                                                                \
+        "str %[t], [%[ws], #196]\n\t"                                                            \
+        "bne 1b"                                                                                 \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "+&r"(p),          \
+          [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),          \
+          [w0] "=&r"(w0), [w1] "=&r"(w1)                                                         \
+        : [ws] "r"(g)                                                                            \
+        : "cc", "memory")
+    if (mixed) {
+        MCC_ASM_DW3_PLANE(MCC_ASM_DW3_RQ_MIXED);
+    } else {
+        MCC_ASM_DW3_PLANE(MCC_ASM_DW3_RQ);
+    }
+#undef MCC_ASM_DW3_PLANE
+#undef MCC_ASM_DW3_RQ_MIXED
 #undef MCC_ASM_DW3_ROW
 #undef MCC_ASM_DW3_RQ
 #else
@@ -218,6 +266,7 @@ MCC_INLINE void mcc_dw3_plane(mcc_dw3_group *g, const int8_t *p0, int32_t ow, in
                     acc[c] = mcc_smlad(mcc_read_s32(q + 32 + 4 * c), g->ws[8 * fy + 4 + c], acc[c]);
                 }
             }
+            (void)mixed;
             for (c = 0; c < 4; ++c) {
                 w |= ((uint32_t)mcc_ssat8(mcc_dw3_rq(acc[c], g->q[c])) & 0xFFu) << (8 * c);
             }
@@ -371,6 +420,7 @@ static inline void mcc_dw_dsp(const mcc_depthwise_conv_params *p, const int8_t *
     mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
     for (c0 = 0; c0 + 4 <= ch; c0 += 4) {
         mcc_rq q[4];
+        int32_t mixed = 0;
         int32_t t;
         int32_t i;
         int32_t n;
@@ -388,6 +438,7 @@ static inline void mcc_dw_dsp(const mcc_depthwise_conv_params *p, const int8_t *
         }
         for (i = 0; i < 4; ++i) {
             mcc_rq_init(&q[i], p->multiplier[c0 + i], p->shift[c0 + i], p->output_offset);
+            mixed |= mcc_rq_is_left(q[i].bias_lo);
         }
         for (n = 0; n < p->input_n; ++n) {
             int32_t oy;
@@ -421,8 +472,16 @@ static inline void mcc_dw_dsp(const mcc_depthwise_conv_params *p, const int8_t *
                             }
                         }
                     }
-                    mcc_store4_s8(out, &os, mcc_rq_apply(&q[0], acc[0]), mcc_rq_apply(&q[1], acc[1]),
-                                  mcc_rq_apply(&q[2], acc[2]), mcc_rq_apply(&q[3], acc[3]));
+                    if (mixed) {
+                        mcc_store4_s8(out, &os, mcc_rq_apply(&q[0], acc[0]),
+                                      mcc_rq_apply(&q[1], acc[1]), mcc_rq_apply(&q[2], acc[2]),
+                                      mcc_rq_apply(&q[3], acc[3]));
+                    } else {
+                        mcc_store4_s8(out, &os, mcc_rq_apply_right(&q[0], acc[0]),
+                                      mcc_rq_apply_right(&q[1], acc[1]),
+                                      mcc_rq_apply_right(&q[2], acc[2]),
+                                      mcc_rq_apply_right(&q[3], acc[3]));
+                    }
                 }
             }
         }
@@ -510,11 +569,15 @@ static inline int32_t mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8
     for (c0 = 0; c0 + 4 <= ch; c0 += 4) {
         int32_t n;
         int32_t ok = 1;
+        int32_t mixed = 0;
+        int32_t scale[4];
         for (i = 0; i < 4; ++i) {
             const int32_t b = bias != NULL ? bias[c0 + i] : 0;
-            ok &= mcc_dw3_rq_prep(p->multiplier[c0 + i], p->shift[c0 + i], p->output_offset, b,
-                                  g->q[i]);
-            g->bias[i] = mcc_wrap_s32(2u * (uint32_t)b);
+            scale[i] = mcc_dw3_rq_prep(p->multiplier[c0 + i], p->shift[c0 + i], p->output_offset,
+                                       b, filter + c0 + i, ch, g->q[i]);
+            ok &= scale[i] != 0;
+            mixed |= scale[i] != 0 && g->q[i][2] == 0;
+            g->bias[i] = mcc_wrap_s32((uint32_t)scale[i] * (uint32_t)b);
         }
         if (!ok || cols < 1) {
 #if defined(MCC_DW3_FAST_ONLY)
@@ -530,8 +593,8 @@ static inline int32_t mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8
             int32_t c;
             for (c = 0; c < 4; ++c) {
                 const int8_t *w = filter + (size_t)(3 * i) * (size_t)ch + (size_t)(c0 + c);
-                g->ws[8 * i + c] = mcc_pack16(2 * w[0], 2 * w[ch]);
-                g->ws[8 * i + 4 + c] = mcc_pack16(2 * w[2 * ch], 0);
+                g->ws[8 * i + c] = mcc_pack16(scale[c] * w[0], scale[c] * w[ch]);
+                g->ws[8 * i + 4 + c] = mcc_pack16(scale[c] * w[2 * ch], 0);
             }
         }
         for (n = 0; n < p->input_n; ++n) {
@@ -559,7 +622,7 @@ static inline int32_t mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8
                     }
                 }
                 g->rows = block; /* counted down by mcc_dw3_plane */
-                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out);
+                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out, mixed);
             }
         }
     }

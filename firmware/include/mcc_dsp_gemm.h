@@ -234,13 +234,20 @@ typedef struct {
 #define MCC_RQ_ENTRY_BYTES 20
 
 /* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
- * channel takes the fast requantization (the table is then complete), else 0. Runs once per layer:
- * defined once, in mcc_rq_table.c (a support source of the kernels that call it). */
+/* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
+ * channel takes a fast requantization (the table is then complete), else 0; sets os->rq_left when
+ * some channel is in the left form (mcc_rq_fast_left). Runs once per layer: defined once, in
+ * mcc_rq_table.c (a support source of the kernels that call it). */
 int32_t mcc_rq_table(mcc_rq_entry *tab, const int32_t *bias, const int32_t *mult,
-                     const int32_t *shift, int32_t qs, int32_t rows, int32_t output_offset);
+                     const int32_t *shift, int32_t qs, int32_t rows, int32_t output_offset,
+                     mcc_out_stage *os);
 
+/* Either form (the entry's mark decides). */
 MCC_INLINE int32_t mcc_rq_entry_apply(const mcc_rq_entry *e, int32_t acc)
 {
+    if (mcc_rq_is_left(e->bias_lo)) {
+        return mcc_rq_fast_left(acc, e->multiplier, e->bias_hi, e->rshift);
+    }
     return mcc_rq_fast(acc, e->multiplier, e->bias_lo, e->bias_hi, e->rshift);
 }
 

@@ -67,8 +67,10 @@ static mcc_status conv_1x1_dsp(const mcc_conv_params *p, const int8_t *input, co
     mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
     {
         mcc_rq_entry *t = (mcc_rq_entry *)(void *)(scratch + 4 * c);
-        tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, p->output_c, p->output_offset) ? t
-                                                                                               : NULL;
+        tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, p->output_c, p->output_offset,
+                           &os)
+                  ? t
+                  : NULL;
     }
     for (pix = 0; pix < pixels; pix += 2) {
         const int32_t two = pix + 1 < pixels;

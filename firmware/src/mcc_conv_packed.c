@@ -119,7 +119,7 @@ static mcc_status conv_packed_dsp(const mcc_conv_packed_params *pp, const int8_t
     int32_t o0;
 
     mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
-    tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, oc, p->output_offset) ? t : NULL;
+    tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, oc, p->output_offset, &os) ? t : NULL;
     for (o0 = 0; o0 < oc; o0 += block) {
         const int32_t rows = oc - o0 < block ? oc - o0 : block;
         int32_t r;

@@ -129,8 +129,10 @@ static mcc_status conv_dsp(const mcc_conv_params *p, const int8_t *input, const 
     mcc_out_stage_init(&os, p->output_offset, p->act_min, p->act_max);
     {
         mcc_rq_entry *t = (mcc_rq_entry *)(void *)(scratch + 4 * kp);
-        tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, p->output_c, p->output_offset) ? t
-                                                                                               : NULL;
+        tab = mcc_rq_table(t, bias, p->multiplier, p->shift, 1, p->output_c, p->output_offset,
+                           &os)
+                  ? t
+                  : NULL;
     }
     if (wpad > 0) {
         int8_t *wp = scratch + 4 * kp + MCC_RQ_ENTRY_BYTES * p->output_c;

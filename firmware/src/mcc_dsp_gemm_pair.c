@@ -52,76 +52,101 @@ static inline void mcc_gemm_pairs_fast(const int8_t *w0, const int16_t *cols, in
     "sbc %[x], %[cc], #0\n\t"                                                                    \
     "smlal %[t], %[x], %[" #a "], %[ca]\n\t"                                                     \
     "asr %[" #a "], %[x], %[cd]\n\t"
+/* Left form (mcc_rq_fast_left): x = acc << s; hi32(x * M2 + 2^31 + offset * 2^32) + x. */
+#define MCC_ASM_RQ_LEFT(a)                                                                       \
+    "lsl %[" #a "], %[" #a "], %[cd]\n\t"                                                        \
+    "mov %[t], %[cb]\n\t"                                                                        \
+    "mov %[x], %[cc]\n\t"                                                                        \
+    "smlal %[t], %[x], %[" #a "], %[ca]\n\t"                                                     \
+    "add %[" #a "], %[x], %[" #a "]\n\t"
+/* One channel's two outputs, right form only / either form (branch on the left mark in cb). */
+#define MCC_ASM_RQ2_RIGHT(a, b) MCC_ASM_RQ(a) MCC_ASM_RQ(b)
+#define MCC_ASM_RQ2_MIXED(a, b)                                                                  \
+    "cmp %[cb], #0x80000000\n\t"                                                                 \
+    "beq 7f\n\t" MCC_ASM_RQ(a) MCC_ASM_RQ(b)                                                     \
+    "b 8f\n\t"                                                                                   \
+    "7:\n\t" MCC_ASM_RQ_LEFT(a) MCC_ASM_RQ_LEFT(b)                                              \
+    "8:\n\t"
+#define MCC_ASM_GEMM_PAIRS(RQ2)                                                                  \
+    __asm__ volatile(                                                                            \
+        "0:\n\t"                                                                                 \
+        "ldr %[x], %[tab]\n\t"                                                                   \
+        "ldr %[a00], [%[x], #16]\n\t"                                                            \
+        "ldr %[a10], [%[x], #36]\n\t"                                                            \
+        "mov %[a01], %[a00]\n\t"                                                                 \
+        "mov %[a11], %[a10]\n\t"                                                                 \
+        "ldr %[x], %[k]\n\t"                                                                     \
+        "add %[w1], %[w0], %[x]\n\t"                                                             \
+        "ldr %[c], %[cols]\n\t"                                                                  \
+        "ldr %[x], %[entry]\n\t"                                                                 \
+        "tbb [pc, %[x]]\n\t"                                                                     \
+        "6:\n\t"                                                                                 \
+        ".byte (21f - 6b) / 2, (28f - 6b) / 2, (27f - 6b) / 2, (26f - 6b) / 2\n\t"               \
+        ".byte (25f - 6b) / 2, (24f - 6b) / 2, (23f - 6b) / 2, (22f - 6b) / 2\n\t"               \
+        ".p2align 1\n\t"                                                                         \
+        "21:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "22:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "23:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "24:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "25:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "26:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "27:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "28:\n\t" MCC_ASM_GROUP_2X2                                                              \
+        "ldr %[x], %[end]\n\t"                                                                   \
+        "cmp %[c], %[x]\n\t"                                                                     \
+        "bne 21b\n\t"                                                                            \
+        "ldr %[c], %[tab]\n\t"                                                                   \
+        "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" RQ2(a00, a01)                              \
+        "adds %[c], %[c], #4\n\t"                                                                \
+        "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" RQ2(a10, a11)                              \
+        "adds %[c], %[c], #4\n\t"                                                                \
+        "str %[c], %[tab]\n\t"                                                                   \
+        "ssat %[a00], #8, %[a00]\n\t"                                                            \
+        "ssat %[a10], #8, %[a10]\n\t"                                                            \
+        "bfi %[a00], %[a10], #8, #8\n\t"                                                         \
+        "ssat %[a01], #8, %[a01]\n\t"                                                            \
+        "ssat %[a11], #8, %[a11]\n\t"                                                            \
+        "bfi %[a01], %[a11], #8, #8\n\t"                                                         \
+        "ldr %[x], %[full]\n\t"                                                                  \
+        "cmp %[x], #0\n\t"                                                                       \
+        "bne 5f\n\t"                                                                             \
+        "ldr %[t], %[min4]\n\t"                                                                  \
+        "ssub8 %[x], %[a00], %[t]\n\t"                                                           \
+        "sel %[a00], %[a00], %[t]\n\t"                                                           \
+        "ssub8 %[x], %[a01], %[t]\n\t"                                                           \
+        "sel %[a01], %[a01], %[t]\n\t"                                                           \
+        "ldr %[t], %[max4]\n\t"                                                                  \
+        "ssub8 %[x], %[t], %[a00]\n\t"                                                           \
+        "sel %[a00], %[a00], %[t]\n\t"                                                           \
+        "ssub8 %[x], %[t], %[a01]\n\t"                                                           \
+        "sel %[a01], %[a01], %[t]\n\t"                                                           \
+        "5:\n\t"                                                                                 \
+        "ldr %[x], %[out0]\n\t"                                                                  \
+        "ldr %[t], %[ostride]\n\t"                                                               \
+        "strh %[a01], [%[x], %[t]]\n\t"                                                          \
+        "strh %[a00], [%[x]], #2\n\t"                                                            \
+        "str %[x], %[out0]\n\t"                                                                  \
+        "mov %[w0], %[w1]\n\t"                                                                   \
+        "ldr %[t], %[out_end]\n\t"                                                               \
+        "cmp %[x], %[t]\n\t"                                                                     \
+        "bne 0b"                                                                                 \
+        : [w0] "+r"(w0), [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10),                   \
+          [a11] "=&r"(a11), [w1] "=&r"(w1), [c] "=&r"(c), [x] "=&r"(x), [t] "=&r"(t),            \
+          [ca] "=&r"(ca), [cb] "=&r"(cb), [cc] "=&r"(cc), [cd] "=&r"(cd), [tab] "+m"(tab),       \
+          [out0] "+m"(out0)                                                                      \
+        : [cols] "m"(cols), [end] "m"(end), [entry] "m"(entry), [k] "m"(k), [full] "m"(full),    \
+          [min4] "m"(min4), [max4] "m"(max4), [ostride] "m"(ostride), [out_end] "m"(out_end)     \
+        : "cc", "memory")
     (void)out1;
-    __asm__ volatile(
-        "0:\n\t"
-        "ldr %[x], %[tab]\n\t"
-        "ldr %[a00], [%[x], #16]\n\t"
-        "ldr %[a10], [%[x], #36]\n\t"
-        "mov %[a01], %[a00]\n\t"
-        "mov %[a11], %[a10]\n\t"
-        "ldr %[x], %[k]\n\t"
-        "add %[w1], %[w0], %[x]\n\t"
-        "ldr %[c], %[cols]\n\t"
-        "ldr %[x], %[entry]\n\t"
-        "tbb [pc, %[x]]\n\t"
-        "6:\n\t"
-        ".byte (21f - 6b) / 2, (28f - 6b) / 2, (27f - 6b) / 2, (26f - 6b) / 2\n\t"
-        ".byte (25f - 6b) / 2, (24f - 6b) / 2, (23f - 6b) / 2, (22f - 6b) / 2\n\t"
-        ".p2align 1\n\t"
-        "21:\n\t" MCC_ASM_GROUP_2X2
-        "22:\n\t" MCC_ASM_GROUP_2X2
-        "23:\n\t" MCC_ASM_GROUP_2X2
-        "24:\n\t" MCC_ASM_GROUP_2X2
-        "25:\n\t" MCC_ASM_GROUP_2X2
-        "26:\n\t" MCC_ASM_GROUP_2X2
-        "27:\n\t" MCC_ASM_GROUP_2X2
-        "28:\n\t" MCC_ASM_GROUP_2X2
-        "ldr %[x], %[end]\n\t"
-        "cmp %[c], %[x]\n\t"
-        "bne 21b\n\t"
-        "ldr %[c], %[tab]\n\t"
-        "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" MCC_ASM_RQ(a00) MCC_ASM_RQ(a01)
-        "adds %[c], %[c], #4\n\t"
-        "ldm %[c]!, {%[ca], %[cb], %[cc], %[cd]}\n\t" MCC_ASM_RQ(a10) MCC_ASM_RQ(a11)
-        "adds %[c], %[c], #4\n\t"
-        "str %[c], %[tab]\n\t"
-        "ssat %[a00], #8, %[a00]\n\t"
-        "ssat %[a10], #8, %[a10]\n\t"
-        "bfi %[a00], %[a10], #8, #8\n\t"
-        "ssat %[a01], #8, %[a01]\n\t"
-        "ssat %[a11], #8, %[a11]\n\t"
-        "bfi %[a01], %[a11], #8, #8\n\t"
-        "ldr %[x], %[full]\n\t"
-        "cmp %[x], #0\n\t"
-        "bne 5f\n\t"
-        "ldr %[t], %[min4]\n\t"
-        "ssub8 %[x], %[a00], %[t]\n\t"
-        "sel %[a00], %[a00], %[t]\n\t"
-        "ssub8 %[x], %[a01], %[t]\n\t"
-        "sel %[a01], %[a01], %[t]\n\t"
-        "ldr %[t], %[max4]\n\t"
-        "ssub8 %[x], %[t], %[a00]\n\t"
-        "sel %[a00], %[a00], %[t]\n\t"
-        "ssub8 %[x], %[t], %[a01]\n\t"
-        "sel %[a01], %[a01], %[t]\n\t"
-        "5:\n\t"
-        "ldr %[x], %[out0]\n\t"
-        "ldr %[t], %[ostride]\n\t"
-        "strh %[a01], [%[x], %[t]]\n\t"
-        "strh %[a00], [%[x]], #2\n\t"
-        "str %[x], %[out0]\n\t"
-        "mov %[w0], %[w1]\n\t"
-        "ldr %[t], %[out_end]\n\t"
-        "cmp %[x], %[t]\n\t"
-        "bne 0b"
-        : [w0] "+r"(w0), [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10),
-          [a11] "=&r"(a11), [w1] "=&r"(w1), [c] "=&r"(c), [x] "=&r"(x), [t] "=&r"(t),
-          [ca] "=&r"(ca), [cb] "=&r"(cb), [cc] "=&r"(cc), [cd] "=&r"(cd), [tab] "+m"(tab),
-          [out0] "+m"(out0)
-        : [cols] "m"(cols), [end] "m"(end), [entry] "m"(entry), [k] "m"(k), [full] "m"(full),
-          [min4] "m"(min4), [max4] "m"(max4), [ostride] "m"(ostride), [out_end] "m"(out_end)
-        : "cc", "memory");
+    if (os->rq_left) {
+        MCC_ASM_GEMM_PAIRS(MCC_ASM_RQ2_MIXED);
+    } else {
+        MCC_ASM_GEMM_PAIRS(MCC_ASM_RQ2_RIGHT);
+    }
+#undef MCC_ASM_GEMM_PAIRS
+#undef MCC_ASM_RQ2_RIGHT
+#undef MCC_ASM_RQ2_MIXED
+#undef MCC_ASM_RQ_LEFT
 #undef MCC_ASM_RQ
 #else
     const int32_t groups = k >> 2;

@@ -51,7 +51,7 @@ static mcc_status fully_connected_dsp(const mcc_fully_connected_params *p, const
     {
         mcc_rq_entry *t = (mcc_rq_entry *)(void *)(scratch + 4 * depth);
         tab = mcc_rq_table(t, bias, p->multiplier, p->shift, p->per_channel ? 1 : 0, p->output_size,
-                           p->output_offset)
+                           p->output_offset, &os)
                   ? t
                   : NULL;
     }
