@@ -168,9 +168,10 @@ def parse_outputs(data: bytes, cases, sizes) -> list[tuple[int, np.ndarray]]:
     return results
 
 
-def run_c_main(source: str, board: str = "mps2-an386", timeout: float = 300) -> np.ndarray:
-    """Build a C program (its main() writes out.bin through semihosting) with the kernel library
-    for `board`, run it on QEMU, and return out.bin as int32 words."""
+def run_c_main(source: str, board: str = "mps2-an386", timeout: float = 300,
+               sources: tuple = ()) -> np.ndarray:
+    """Build a C program (its main() writes out.bin through semihosting), with the firmware
+    ``sources`` it calls, for `board`, run it on QEMU, and return out.bin as int32 words."""
     b = get_board(board)
     with tempfile.TemporaryDirectory(prefix="mcc-dsp-qemu-") as tmp:
         tmp = Path(tmp)
@@ -179,7 +180,8 @@ def run_c_main(source: str, board: str = "mps2-an386", timeout: float = 300) -> 
         (tmp / "linker.ld").write_text(_env().get_template("linker.ld.j2").render(ctx))
         elf = tmp / "firmware.elf"
         cmd = [ARM_GCC, *b.cflags, *CWARN, "-O2", f"-I{ck.INCLUDE}",
-               str(FIRMWARE / "cortexm" / "startup.c"), str(tmp / "main.c"), "-nostartfiles",
+               str(FIRMWARE / "cortexm" / "startup.c"), str(tmp / "main.c"), *map(str, sources),
+               "-nostartfiles",
                "--specs=nano.specs", "--specs=rdimon.specs", "-T", str(tmp / "linker.ld"), "-o",
                str(elf), "-lm"]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -22,6 +22,8 @@ import pytest
 
 import ckernels as ck
 import dspkernels as dk
+import numpy as np
+
 from conftest import MLPERF
 from mcc import api
 from mcc.codegen import fwsize
@@ -34,8 +36,11 @@ ALL_FLAGS = ("MCC_CONV_1X1_SHARED", "MCC_CONV_ROWS_ONLY", "MCC_DEPTHWISE_DM1_ONL
              "MCC_GEMM_FAST_ONLY", "MCC_NO_PORTABLE_FALLBACK")
 
 
-def _supported(name: str, p, bias) -> bool:
-    """Whether a kernel built with ALL_FLAGS runs layer p (else it must return MCC_ERR_ARG)."""
+def _supported(name: str, p, args, right_only: bool = False) -> bool:
+    """Whether a kernel built with ALL_FLAGS (and MCC_RQ_RIGHT_ONLY when ``right_only``) runs layer
+    p (else it must return MCC_ERR_ARG)."""
+    if right_only and name != "mcc_depthwise_conv_s8" and np.any(np.asarray(p.shift) >= 0):
+        return False  # no left form: the fast-only kernels refuse such a channel
     if name == "mcc_conv_s8":
         return fwsize._rows_only(p) and fwsize._gemm_fast(p, name)
     if name == "mcc_conv_1x1_s8":  # through mcc_conv_s8 (MCC_CONV_1X1_SHARED)
@@ -43,22 +48,24 @@ def _supported(name: str, p, bias) -> bool:
     if name == "mcc_fully_connected_s8":
         return fwsize._gemm_fast(p, name)
     if name == "mcc_depthwise_conv_3x3_s8":
-        return fwsize.dw3_fast_channels(p, bias)
+        return fwsize.dw3_fast_channels(p, args[2], args[1])
     assert name == "mcc_depthwise_conv_s8"
     return p.depth_multiplier == 1
 
 
+@pytest.mark.parametrize("right_only", [False, True], ids=["left+right", "right_only"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_size_specialised_kernels_are_exact_or_refuse(name):
+def test_size_specialised_kernels_are_exact_or_refuse(name, right_only):
+    flags = ALL_FLAGS + (("MCC_RQ_RIGHT_ONLY",) if right_only else ())
     ran = refused = 0
     for seed in range(80):
         p, args = CASES[name](_rng(name, 9000 + seed))
-        if _supported(name, p, args[2]):
-            _check(dk.run(name, p, *args, defines=ALL_FLAGS), p, args, f"{name} seed {seed}")
+        if _supported(name, p, args, right_only):
+            _check(dk.run(name, p, *args, defines=flags), p, args, f"{name} seed {seed}")
             ran += 1
         else:
             with pytest.raises(ck.CKernelError) as e:
-                dk.run(name, p, *args, defines=ALL_FLAGS)
+                dk.run(name, p, *args, defines=flags)
             assert e.value.status == 1
             refused += 1
     assert ran >= 10 and refused >= 3, (ran, refused)
@@ -85,14 +92,29 @@ def test_flags_of_the_mlperf_models(graphs):
     got = {name: fwsize.firmware_defines(g, api.lower_graph(g), True) for name, g in graphs.items()}
     assert got == {
         "dscnn": ["MCC_CONV_1X1_SHARED", "MCC_CONV_ROWS_ONLY", "MCC_DW3_FAST_ONLY", "MCC_GEMM_FAST_ONLY",
-                  "MCC_NO_PORTABLE_FALLBACK"],
+                  "MCC_NO_PORTABLE_FALLBACK", "MCC_RQ_RIGHT_ONLY"],
         # the first convolution (3x3x3 filters: rows of 9 bytes) needs the general im2col
-        "resnet8": ["MCC_CONV_1X1_SHARED", "MCC_GEMM_FAST_ONLY", "MCC_NO_PORTABLE_FALLBACK"],
+        "resnet8": ["MCC_CONV_1X1_SHARED", "MCC_GEMM_FAST_ONLY", "MCC_NO_PORTABLE_FALLBACK",
+                    "MCC_RQ_RIGHT_ONLY"],
         # 3x1 / 5x1 / ... depthwise filters: the generic depthwise kernel, depth_multiplier 1
-        "sww": ["MCC_DEPTHWISE_DM1_ONLY", "MCC_GEMM_FAST_ONLY", "MCC_NO_PORTABLE_FALLBACK"],
+        "sww": ["MCC_DEPTHWISE_DM1_ONLY", "MCC_GEMM_FAST_ONLY", "MCC_NO_PORTABLE_FALLBACK",
+                "MCC_RQ_RIGHT_ONLY"],
     }, got
     for g in graphs.values():
         assert fwsize.firmware_defines(g, api.lower_graph(g), False) == ["MCC_NO_DSP"]
+
+
+def test_left_shift_layers_keep_the_left_form(graphs):
+    """A layer requantizing with a left shift (e.g. 2-bit weights) keeps mcc_rq_fast_left in the
+    image: no MCC_RQ_RIGHT_ONLY."""
+    import dataclasses
+    g = graphs["dscnn"]
+    records = api.lower_graph(g)
+    i = next(k for k, r in enumerate(records) if r is not None and getattr(r, "shift", None) is not None)
+    shift = np.array(records[i].shift, np.int32).copy()
+    shift.flat[0] = 0
+    records[i] = dataclasses.replace(records[i], shift=shift)
+    assert "MCC_RQ_RIGHT_ONLY" not in fwsize.firmware_defines(g, records, True)
 
 
 def test_predicates_on_edge_values():
@@ -102,13 +124,19 @@ def test_predicates_on_edge_values():
                 act_max=127)
     m = [(1 << 30) + 1] * 4
 
-    def dw(shift, bias=None, mult=m, **kw):
-        import numpy as np
+    def dw(shift, bias=None, mult=m, wmax=127, **kw):
         p = P.DepthwiseConvParams(**{**base, **kw}, multiplier=np.array(mult, np.int32),
                                   shift=np.array([shift] * 4, np.int32))
-        return fwsize.dw3_fast_channels(p, None if bias is None else np.array([bias] * 4, np.int32))
+        w = np.zeros((1, 3, 3, p.input_c), np.int8)
+        w[0, 1, 1] = wmax
+        return fwsize.dw3_fast_channels(p, None if bias is None else np.array([bias] * 4, np.int32), w)
 
-    assert dw(-1) and dw(-24) and not dw(0) and not dw(-25)
+    assert dw(-1) and dw(-24) and not dw(-25)
+    # left shifts: weights scaled by 2^(shift + 1) must fit int16, the accumulator int32
+    assert dw(0) and dw(7) and not dw(8) and dw(13, wmax=1) and not dw(14, wmax=1)
+    assert dw(14, wmax=0) and not dw(15, wmax=0)
+    assert not dw(0, mult=[(1 << 30) - 1] * 4)
+    assert dw(0, bias=(1 << 30) - 1 - 255 * 127) and not dw(0, bias=(1 << 30) - 255 * 127)
     assert not dw(-5, mult=[1 << 30] * 4)
     assert dw(-5, bias=1 << 29) and not dw(-5, bias=(1 << 29) + 1)
     assert not dw(-5, input_c=5, output_c=5)

@@ -85,7 +85,7 @@ int32_t shim_dw3(int32_t m, int32_t s, int32_t off, int32_t bias, const int8_t *
 def shim(tmp_path_factory):
     src = tmp_path_factory.mktemp("rqleft") / "mcc_rq_left_shim.c"
     src.write_text(SHIM)
-    return ctypes.CDLL(str(ck.build_shared([src], dk.EMULATE_FLAGS, name="libmcc_rq_left_shim")))
+    return ctypes.CDLL(str(ck.build_shared([src, ck.SRC / "mcc_rq_table.c"], dk.EMULATE_FLAGS, name="libmcc_rq_left_shim")))
 
 
 def _i32(a):
@@ -239,7 +239,8 @@ def test_kernels_with_left_shifts_qemu_m4(shim):
     m, s, off = rng.integers(1 << 30, 1 << 31, n), rng.integers(0, 31, n), rng.integers(-128, 128, n)
     shim_c = SHIM.replace('#include "mcc_dsp_depthwise.h"', "")
     shim_c = shim_c[:shim_c.index("/* 3x3 depthwise requantization")]
-    got = qk.run_c_main(_rq_main(shim_c, acc, m, s, off), "mps2-an386")
+    got = qk.run_c_main(_rq_main(shim_c, acc, m, s, off), "mps2-an386",
+                          sources=(ck.SRC / "mcc_rq_table.c",))
     assert np.array_equal(got[:n].astype(np.int64), _expect(acc, m, s, off))
     assert (got[n:] == 1).all()
 

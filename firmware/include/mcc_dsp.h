@@ -478,10 +478,18 @@ static inline int32_t mcc_rq_right_ok(int32_t multiplier, int32_t shift)
     return shift <= -1 && shift >= -24 && multiplier > ((int32_t)1 << 30);
 }
 
-/* 1 if the channel can take the left-shift fast path (mcc_rq_fast_left). */
+/* 1 if the channel can take the left-shift fast path (mcc_rq_fast_left). MCC_RQ_RIGHT_ONLY (set
+ * by mcc/codegen/fwsize.py when no layer of the image has a left-shift channel) leaves the left
+ * form out of the image: such a channel would take the exact path. */
 static inline int32_t mcc_rq_left_ok(int32_t multiplier, int32_t shift)
 {
+#if defined(MCC_RQ_RIGHT_ONLY)
+    (void)multiplier;
+    (void)shift;
+    return 0;
+#else
     return shift >= 0 && shift <= 30 && multiplier >= ((int32_t)1 << 30);
+#endif
 }
 
 /* 1 if the channel can take a fast path (either form). */
@@ -494,7 +502,7 @@ static inline int32_t mcc_rq_ok(int32_t multiplier, int32_t shift)
 static inline void mcc_rq_init(mcc_rq *q, int32_t multiplier, int32_t shift, int32_t output_offset)
 {
     const int32_t rshift = (-shift - 1) & 31;
-    if (shift >= 0) {
+    if (mcc_rq_left_ok(multiplier, shift)) {
         q->multiplier = mcc_wrap_s32(2u * (uint32_t)multiplier);
         q->bias_lo = MCC_RQ_LEFT_MARK;
         q->bias_hi = output_offset;
@@ -511,7 +519,12 @@ static inline void mcc_rq_init(mcc_rq *q, int32_t multiplier, int32_t shift, int
 /* 1 when a prepared channel is in the left form. */
 static inline int32_t mcc_rq_is_left(uint32_t bias_lo)
 {
+#if defined(MCC_RQ_RIGHT_ONLY)
+    (void)bias_lo;
+    return 0;
+#else
     return bias_lo == MCC_RQ_LEFT_MARK;
+#endif
 }
 
 /* requantize(acc) + output_offset for a prepared channel in the right form. */

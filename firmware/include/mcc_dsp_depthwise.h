@@ -93,7 +93,7 @@ static inline int32_t mcc_dw3_rq_prep(int32_t multiplier, int32_t shift, int32_t
                                       int32_t bias, const int8_t *w, int32_t ch, int32_t *q)
 {
     int64_t ra;
-    if (shift >= 0 && shift <= 14 && multiplier >= ((int32_t)1 << 30)) {
+    if (mcc_rq_left_ok(multiplier, shift) && shift <= 14) {
         int64_t bound = bias < 0 ? -(int64_t)bias : (int64_t)bias;
         int32_t wmax = 0;
         int32_t i;
@@ -238,11 +238,16 @@ MCC_INLINE void mcc_dw3_plane(mcc_dw3_group *g, const int8_t *p0, int32_t ow, in
           [w0] "=&r"(w0), [w1] "=&r"(w1)                                                         \
         : [ws] "r"(g)                                                                            \
         : "cc", "memory")
+#if defined(MCC_RQ_RIGHT_ONLY) /* no left-form channel in this image (mcc/codegen/fwsize.py) */
+    (void)mixed;
+    MCC_ASM_DW3_PLANE(MCC_ASM_DW3_RQ);
+#else
     if (mixed) {
         MCC_ASM_DW3_PLANE(MCC_ASM_DW3_RQ_MIXED);
     } else {
         MCC_ASM_DW3_PLANE(MCC_ASM_DW3_RQ);
     }
+#endif
 #undef MCC_ASM_DW3_PLANE
 #undef MCC_ASM_DW3_RQ_MIXED
 #undef MCC_ASM_DW3_ROW

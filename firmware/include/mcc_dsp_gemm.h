@@ -234,7 +234,6 @@ typedef struct {
 #define MCC_RQ_ENTRY_BYTES 20
 
 /* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
-/* tab[o] for o < rows; mult / shift indexed by o * qs (qs 0: one shared pair). Returns 1 when every
  * channel takes a fast requantization (the table is then complete), else 0; sets os->rq_left when
  * some channel is in the left form (mcc_rq_fast_left). Runs once per layer: defined once, in
  * mcc_rq_table.c (a support source of the kernels that call it). */

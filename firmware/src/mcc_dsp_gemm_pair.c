@@ -138,11 +138,15 @@ static inline void mcc_gemm_pairs_fast(const int8_t *w0, const int16_t *cols, in
           [min4] "m"(min4), [max4] "m"(max4), [ostride] "m"(ostride), [out_end] "m"(out_end)     \
         : "cc", "memory")
     (void)out1;
+#if defined(MCC_RQ_RIGHT_ONLY) /* no left-form channel in this image (mcc/codegen/fwsize.py) */
+    MCC_ASM_GEMM_PAIRS(MCC_ASM_RQ2_RIGHT);
+#else
     if (os->rq_left) {
         MCC_ASM_GEMM_PAIRS(MCC_ASM_RQ2_MIXED);
     } else {
         MCC_ASM_GEMM_PAIRS(MCC_ASM_RQ2_RIGHT);
     }
+#endif
 #undef MCC_ASM_GEMM_PAIRS
 #undef MCC_ASM_RQ2_RIGHT
 #undef MCC_ASM_RQ2_MIXED

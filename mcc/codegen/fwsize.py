@@ -58,20 +58,29 @@ SIZE_OPTIMIZED = frozenset({"mcc_softmax_s8", "mcc_fully_connected_s8", "mcc_col
                             "mcc_rq_table", "mcc_depthwise_conv_3x3_s8", "mcc_conv_s8"})
 
 
-def dw3_fast_channels(p: P.DepthwiseConvParams, bias: np.ndarray | None) -> bool:
+def dw3_fast_channels(p: P.DepthwiseConvParams, bias: np.ndarray | None,
+                      weights: np.ndarray) -> bool:
     """Whether mcc_depthwise_conv_3x3_s8's DSP path runs every channel of ``p`` in its fast loop
     (mcc_dsp_depthwise.h: input_c % 4 == 0, at least one plane column, and per channel
-    ``mcc_dw3_rq_prep``: multiplier > 2^30, -24 <= shift <= -1, |bias| <= 2^29 and
-    |2^(r-1) + output_offset * 2^r| < 2^30 with r = -shift)."""
+    ``mcc_dw3_rq_prep``: right shifts: multiplier > 2^30, -24 <= shift <= -1, |bias| <= 2^29 and
+    |2^(r-1) + output_offset * 2^r| < 2^30 with r = -shift; left shifts: 0 <= shift <= 14,
+    multiplier >= 2^30, max |w| * 2^(shift+1) <= 32767 and (|bias| + 255 sum |w|) * 2^(shift+1)
+    < 2^31). ``weights``: the 3x3 filter, channels last."""
     if p.input_c % 4 != 0:
         return False
     if min(p.input_w, (p.output_w - 1) * p.stride_w + 3 - p.pad_w) < 1:
         return False
     b = np.zeros(p.output_c, dtype=np.int64) if bias is None else np.asarray(bias, dtype=np.int64)
-    for m, s, bb in zip(np.asarray(p.multiplier, np.int64), np.asarray(p.shift, np.int64), b):
-        if m <= 1 << 30 or s > -1 or s < -24 or abs(int(bb)) > 1 << 29:
+    w = np.abs(np.asarray(weights, dtype=np.int64).reshape(9, -1))
+    for m, s, bb, wc in zip(np.asarray(p.multiplier, np.int64), np.asarray(p.shift, np.int64), b, w.T):
+        m, s, bb = int(m), int(s), abs(int(bb))
+        if 0 <= s <= 14 and m >= 1 << 30:
+            if int(wc.max()) << (s + 1) > 32767 or (bb + 255 * int(wc.sum())) << (s + 1) >= 1 << 31:
+                return False
+            continue
+        if m <= 1 << 30 or s > -1 or s < -24 or bb > 1 << 29:
             return False
-        r = -int(s)
+        r = -s
         ra = (1 << (r - 1)) + int(p.output_offset) * (1 << r)
         if abs(ra) >= 1 << 30:
             return False
@@ -82,9 +91,23 @@ GEMM_KERNELS = ("mcc_conv_s8", "mcc_conv_1x1_s8", "mcc_fully_connected_s8")
 
 
 def _rq_fast(multiplier, shift) -> bool:
-    """mcc_dsp.h mcc_rq_ok for every channel: -24 <= shift <= -1 and multiplier > 2^30."""
+    """mcc_dsp.h mcc_rq_ok for every channel: the right form (-24 <= shift <= -1, multiplier >
+    2^30) or the left form (0 <= shift <= 30, multiplier >= 2^30)."""
     m, s = np.asarray(multiplier, np.int64), np.asarray(shift, np.int64)
-    return bool(np.all((s <= -1) & (s >= -24) & (m > 1 << 30)))
+    right = (s <= -1) & (s >= -24) & (m > 1 << 30)
+    left = (s >= 0) & (s <= 30) & (m >= 1 << 30)
+    return bool(np.all(right | left))
+
+
+def _left_shifts(calls) -> bool:
+    """Whether some layer requantizes with a left shift (shift >= 0): the DSP kernels then need
+    the left form of the fast requantization (mcc_rq_fast_left); else MCC_RQ_RIGHT_ONLY leaves
+    it out."""
+    for _, rec, _ in calls:
+        shift = getattr(rec, "shift", None)
+        if shift is not None and np.any(np.asarray(shift, np.int64) >= 0):
+            return True
+    return False
 
 
 def _gemm_depth(p, fn: str) -> int:
@@ -159,8 +182,10 @@ def firmware_defines(g: Graph, records: list, has_dsp: bool) -> list[str]:
         defines.append("MCC_DEPTHWISE_DM1_ONLY")
     dw3 = [(op, rec) for op, rec, fn in calls if fn == "mcc_depthwise_conv_3x3_s8"]
     if dw3 and "mcc_depthwise_conv_packed" not in functions and all(
-            dw3_fast_channels(rec, bias(op)) for op, rec in dw3):
+            dw3_fast_channels(rec, bias(op), g.tensors[op.inputs[1]].data) for op, rec in dw3):
         defines.append("MCC_DW3_FAST_ONLY")
+    if not _left_shifts(calls):
+        defines.append("MCC_RQ_RIGHT_ONLY")
     return sorted(defines)
 
 
