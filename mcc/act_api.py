@@ -65,6 +65,8 @@ def plan_activations(plan, model: str | Path, options: CompileOptions, n_calib: 
     ap = choose_activation_widths(g, ranges, x[:n_calib], target=plan.target, sram=plan.sram_budget,
                                   per_channel=options.per_channel, io=io)
     wide = {n: 16 for n in ap.wide}
+    # the instruction model (mcc.planner.instructions) has no 16x8 kernels: no prediction for a mixed plan
     return dataclasses.replace(plan, activation_widths=wide, sram=ap.sram if ap.sram is not None else plan.sram,
+                               instructions=None if wide else plan.instructions,
                                activation_report={"arena8": ap.arena8, "arena": ap.arena, "sram8": ap.sram8,
                                                   "gains": {n: float(v) for n, v in sorted(ap.gains.items())}})

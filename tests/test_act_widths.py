@@ -270,3 +270,18 @@ def test_cli_plan_act_widths_and_compile_with_the_plan(tmp_path, fashion):
     assert r.exit_code == 2 and "pass a Keras model" in r.output
     r = CliRunner().invoke(main, ["plan", str(FASHION_CNN), "-t", "mps2-an386", "--act-widths"])
     assert r.exit_code == 2 and "need representative inputs" in r.output
+
+
+@pytest.mark.slow
+def test_mixed_fashion_cnn_on_qemu_m4_bit_exact(fashion, tmp_path):
+    import qemu_kernels as qk
+    from mcc.passes.act_widths import quantize_mixed, widenable
+
+    if not qk.available():
+        pytest.skip("qemu-system-arm / arm-none-eabi-gcc not installed")
+    fg, ranges, x = fashion
+    g = quantize_mixed(fg, ranges, {n: 16 for n in widenable(fg)[1::2]})
+    out = api.compile_graph(g, tmp_path / "m4", CompileOptions(target="mps2-an386", force=True)).outdir
+    y = api.run(out, x[:3])
+    ref = np.stack([interp.run(g, [x[i:i + 1]])[0] for i in range(3)]).reshape(y.shape)
+    assert np.array_equal(y, ref)
