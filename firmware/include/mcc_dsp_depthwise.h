@@ -498,6 +498,17 @@ static inline int32_t mcc_dw3_strip_width(const mcc_depthwise_conv_params *p)
     return (p->output_w - 1) * p->stride_w + 3;
 }
 
+/* mcc_dw3_plane out of line: its two requantization variants are expanded once here rather than
+ * at every call site (a call per plane or plane row costs nothing next to the plane). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void mcc_dw3_plane_call(mcc_dw3_group *g, const int8_t *p0, int32_t ow, int8_t *out,
+                               int32_t mixed)
+{
+    mcc_dw3_plane(g, p0, ow, out, mixed);
+}
+
 /* Rows of the pair plane (all the input rows the output reads, padding included; 16 bytes per
  * column, strip_width + 1 columns), or 0 when the plane would exceed MCC_DW3_PLANE_MAX bytes
  * (three strip rows are then refilled per output row). */
@@ -598,7 +609,7 @@ static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t 
                                  r1 - r0);
                 }
                 g->rows = p->output_h;
-                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out, mixed);
+                mcc_dw3_plane_call(g, (const int8_t *)(const void *)plane, p->output_w, out, mixed);
                 continue;
             }
             for (oy = 0; oy < p->output_h; ++oy, out += (size_t)p->output_w * (size_t)ch) {
@@ -616,7 +627,7 @@ static inline void mcc_dw3_dsp(const mcc_depthwise_conv_params *p, const int8_t 
                     }
                 }
                 g->rows = 1;
-                mcc_dw3_plane(g, (const int8_t *)(const void *)plane, p->output_w, out, mixed);
+                mcc_dw3_plane_call(g, (const int8_t *)(const void *)plane, p->output_w, out, mixed);
             }
         }
     }
