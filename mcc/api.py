@@ -332,10 +332,17 @@ def plan(model: str | Path, target: str, flash: int | None = None, sram: int | N
 
     options = options or CompileOptions(target=target)
     get_target(target)
+    if options.plan_activations:
+        from .act_api import check_plannable
+        check_plannable(model, options)
     g = load_model(model, options)
     calib = calibration_inputs(options.calib, g)
-    return make_plan(g, target, flash, sram, calib=calib, labelled=labelled, float_graph=_float_graph(model),
-                     model=Path(model).name, n_calib=n_calib, progress=options.progress)
+    p = make_plan(g, target, flash, sram, calib=calib, labelled=labelled, float_graph=_float_graph(model),
+                  model=Path(model).name, n_calib=n_calib, progress=options.progress)
+    if options.plan_activations:
+        from .act_api import plan_activations
+        p = plan_activations(p, model, options, n_calib=n_calib)
+    return p
 
 
 def planned_graph(g: Graph, model: str | Path, options: CompileOptions) -> Graph:
@@ -347,10 +354,18 @@ def planned_graph(g: Graph, model: str | Path, options: CompileOptions) -> Graph
         if p.target != options.target:
             raise InputDataError(f"{options.plan} was planned for {p.target}; compile with -t {p.target} "
                                  f"or plan again for {options.target}")
+        if p.activation_widths:  # mixed activation widths (weights all 8 bits)
+            from .act_api import mixed_graph
+            return mixed_graph(model, options, p.activation_widths)
         return apply_plan(g, p, _float_graph(model))
     p = make_plan(g, options.target, options.flash_budget, options.sram_budget,
                   calib=calibration_inputs(options.calib, g), float_graph=_float_graph(model),
                   model=Path(model).name, progress=options.progress)
+    if options.plan_activations:
+        from .act_api import mixed_graph, plan_activations
+        p = plan_activations(p, model, options)
+        if p.activation_widths:
+            return mixed_graph(model, options, p.activation_widths)
     return apply_plan(g, p, _float_graph(model))
 
 

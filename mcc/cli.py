@@ -330,14 +330,16 @@ def parse_bytes(text: str | None, what: str = "size") -> int | None:
               help="Labelled data .npz (x, y): expected top-1 (else agreement with the int8 model on --calib).")
 @click.option("-o", "--output", "out", type=click.Path(), default=None, help="Write the plan to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--act-widths", "act_widths", is_flag=True,
+              help="Also choose activations at 8 or 16 bits per tensor within the SRAM budget (Keras + --calib).")
 @_quant_options
 @_user_errors
-def plan_cmd(model, target, flash, sram, eval_path, out, as_json, **quant):
+def plan_cmd(model, target, flash, sram, eval_path, out, as_json, act_widths=False, **quant):
     """Choose 8/4/2-bit weights per output channel so MODEL fits the board's (or the given) flash and
     SRAM at least loss; print widths per layer and the predicted flash, SRAM, instructions, accuracy."""
     labelled = _labelled(eval_path) if eval_path else None
     p = api.plan(model, target, parse_bytes(flash, "--flash"), parse_bytes(sram, "--sram"),
-                 _options(target, progress=not as_json, **quant), labelled=labelled)
+                 _options(target, progress=not as_json, plan_activations=act_widths, **quant), labelled=labelled)
     if out:
         Path(out).write_text(p.to_json())
     if as_json:
@@ -363,6 +365,9 @@ def plan_cmd(model, target, flash, sram, eval_path, out, as_json, **quant):
         a = p.accuracy
         console.print(f"expected accuracy ({a['metric']}, {a['n']} inputs): int8 {100 * a['int8']:.2f} %, "
                       f"plan {100 * a['plan']:.2f} %")
+    if act_widths:
+        from .act_report import activation_table
+        console.print(activation_table(p))
     if not p.packed:
         console.print("note: the codegen stores sub-byte widths as int8 for now: narrower weights save no flash")
     if out:

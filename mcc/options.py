@@ -34,3 +34,4 @@ class CompileOptions:
     mode: str = "static"
     weight_bits: int = 8         # dynamic mode: 8 or 16-bit weights
     sparse: bool = True          # unstructured-sparse FC / 1x1 conv kernels where they cut flash or instructions
+    plan_activations: bool = False  # plan: widen activations to 16 bits within the SRAM budget (act_bits)

@@ -37,7 +37,8 @@ ALL_SECTIONS = tuple(dict.fromkeys(FLASH_SECTIONS + SRAM_SECTIONS))
 _DECL = re.compile(r"^(const\s+(\w+)\s+(mcc_w_\w+))\[(\d+)\]", re.M)
 _EXTERN = re.compile(r"^(extern\s+const\s+(\w+)\s+(mcc_w_\w+))\[(\d+)\];", re.M)
 _ARENA = re.compile(r"^#define MCC_ARENA_SIZE (\d+)", re.M)
-C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4}
+C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4,
+           "int64_t": 8}
 SKELETON_ARENA = 16
 _SECTION = re.compile(r"^(\.[\w.]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)")
 _INPUT = re.compile(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)(?:\s+(\S.*))?$")

@@ -64,6 +64,8 @@ class Plan:
     packed: bool                          # the codegen stores sub-byte widths packed
     instructions: int | None = None
     accuracy: dict = field(default_factory=dict)
+    activation_widths: dict = field(default_factory=dict)  # activations at 16 bits (mcc.planner.act_bits)
+    activation_report: dict = field(default_factory=dict)  # arena / SRAM at all-8 and sensitivity gains
 
     def to_json(self) -> str:
         d = asdict(self)
