@@ -1,0 +1,113 @@
+"""The planner's final check: candidate allocations scored on calibration data, the best one kept.
+
+A sensitivity is a model of the loss (additive over channels, measured on few samples); the
+allocation that is optimal for it is not always the best model. So the planner solves the integer
+program for several sensitivity measures (model-output error at the output, at the logits, their
+KL divergence, the Fisher estimate) and adds the uniform widths that fit the budget, then runs
+every distinct candidate with the numpy reference interpreter (the TFLM-exact int8 model) on
+calibration data and keeps the best:
+
+- with labels: the highest top-1 on them, ties broken by the lower mean cross-entropy;
+- without: the highest agreement of top-1 with the reference model (the float model when given,
+  else the int8 model), ties broken by the lower mean KL divergence from its outputs.
+
+Ties left after that keep the earlier candidate (the order given: the first sensitivity's MILP
+solution first). The data must not be the test set the model is evaluated on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputDataError
+from ..ir import Graph
+from ..passes.weight_bits import set_weight_bits
+from .bits import Allocation, BitProblem, Layer, WIDTHS, allocate, flash_of, objective_of
+
+
+@dataclass(frozen=True)
+class Candidate:
+    label: str                         # e.g. "milp:output", "uniform 4-bit"
+    allocation: Allocation
+    score: tuple[float, float] | None = None   # (top-1 or agreement, -tie-break loss) on the check data
+
+
+def with_sensitivity(problem: BitProblem, sens: dict[str, np.ndarray]) -> BitProblem:
+    """``problem`` with the sensitivity of every layer replaced."""
+    return BitProblem(tuple(Layer(layer.name, layer.family, layer.bytes, sens[layer.name])
+                            for layer in problem.layers), problem.fixed, problem.budget, problem.code)
+
+
+def candidate_allocations(problem: BitProblem, sens_by_measure: dict[str, dict[str, np.ndarray]],
+                          method: str = "auto") -> list[Candidate]:
+    """One allocation per sensitivity measure (in the order given), then the uniform widths that fit;
+    duplicates (same widths) are dropped. The objective reported is that of the first measure."""
+    first = with_sensitivity(problem, next(iter(sens_by_measure.values())))
+    out: list[Candidate] = []
+    seen = set()
+
+    def add(label, widths, method_name, optimal):
+        key = tuple(sorted((k, tuple(v)) for k, v in widths.items()))
+        if key in seen:
+            return
+        seen.add(key)
+        out.append(Candidate(label, Allocation(widths, objective_of(first, widths), flash_of(problem, widths),
+                                               method_name, optimal)))
+
+    for measure, sens in sens_by_measure.items():
+        a = allocate(with_sensitivity(problem, sens), method=method)
+        add(f"{a.method}:{measure}", a.widths, a.method, a.optimal)
+    for b in WIDTHS[1:]:
+        widths = {layer.name: (b,) * layer.channels for layer in problem.layers}
+        if flash_of(problem, widths) <= problem.budget:
+            add(f"uniform {b}-bit", widths, "uniform", False)
+    return out
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def score(probs: np.ndarray, labels: np.ndarray | None, reference: np.ndarray | None) -> tuple[float, float]:
+    """(top-1 on the labels or agreement with ``reference``'s top-1, minus the mean cross-entropy on
+    the labels or minus the mean KL divergence from ``reference``) of output probabilities."""
+    logp = np.log(np.clip(probs, 1e-6, None))
+    logp = _log_softmax(logp)  # renormalize (int8 probabilities do not sum to exactly 1)
+    if labels is not None:
+        y = np.asarray(labels).reshape(-1).astype(int)
+        return float(np.mean(probs.argmax(1) == y)), float(logp[np.arange(len(y)), y].mean())
+    ref = _log_softmax(np.log(np.clip(reference, 1e-6, None)))
+    agree = float(np.mean(probs.argmax(1) == reference.argmax(1)))
+    return agree, -float((np.exp(ref) * (ref - logp)).sum(axis=1).mean())
+
+
+def _as_probs(y: np.ndarray, softmax_out: bool) -> np.ndarray:
+    return y if softmax_out else np.exp(_log_softmax(y))
+
+
+def pick(g: Graph, candidates: list[Candidate], x: np.ndarray, labels: np.ndarray | None = None,
+         float_graph: Graph | None = None, progress: bool = False) -> tuple[Candidate, list[Candidate]]:
+    """(the best candidate, every candidate with its score) on the check data ``x`` (see the module doc)."""
+    from ..evaluate import predict_float, predict_int8
+
+    if not candidates:
+        raise ValueError("pick: no candidates")
+    x = np.asarray(x, np.float32)
+    if labels is not None and len(labels) != len(x):
+        raise InputDataError(f"the planner's check data has {len(x)} inputs but {len(labels)} labels")
+    last = next((op for op in g.ops if g.outputs[0] in op.outputs), None)
+    softmax_out = last is not None and last.kind == "SOFTMAX"
+    reference = None
+    if labels is None:
+        reference = predict_float(float_graph, x) if float_graph is not None else predict_int8(g, x)
+        reference = _as_probs(reference, softmax_out)
+    scored = []
+    for c in candidates:
+        gc = set_weight_bits(g, c.allocation.widths, float_graph)
+        scored.append(Candidate(c.label, c.allocation, score(_as_probs(predict_int8(gc, x), softmax_out),
+                                                             labels, reference)))
+    best = max(range(len(scored)), key=lambda i: (scored[i].score, -i))
+    return scored[best], scored
