@@ -104,3 +104,49 @@ def test_fisher_needs_the_float_model(mlp):
     del other.tensors[name]
     with pytest.raises(FisherError, match="no weight tensor"):
         fisher_matrix(q, other, {})
+
+
+def test_check_keeps_the_candidate_best_on_calibration_data(mlp):
+    """pick scores every candidate with the numpy reference on labelled (or unlabelled: agreement
+    with the float model) calibration data and keeps the best; the scores are plain numpy formulas."""
+    from mcc.evaluate import predict_float, predict_int8
+    from mcc.lower.packing import row_bytes
+    from mcc.planner.bits import WIDTHS, BitProblem, Layer
+    from mcc.planner.candidates import candidate_allocations, pick
+
+    m, f, q, x = mlp
+    names = _weight_names(q)
+    layers = tuple(Layer(nm, "fc", np.array([[row_bytes(q.tensors[nm].shape[1], b) for b in WIDTHS]]
+                                            * q.tensors[nm].shape[0]), np.zeros((q.tensors[nm].shape[0], 3)))
+                   for nm in names)
+    full = sum(int(layer.bytes[:, 0].sum()) for layer in layers)
+    rng = np.random.default_rng(1)
+    sens = {"a": {layer.name: np.c_[np.zeros(layer.channels), rng.random((layer.channels, 2)).cumsum(1)]
+                  for layer in layers},
+            "b": fisher_sensitivity(q, x, f, n=len(x))}
+    problem = BitProblem(layers, 0, int(0.7 * full))
+    cands = candidate_allocations(problem, sens, method="milp")
+    labels = ["milp:a", "milp:b", "uniform 4-bit", "uniform 2-bit"]
+    assert [c.label for c in cands] == [lb for lb in labels if lb in [c.label for c in cands]]
+    assert {"uniform 4-bit", "uniform 2-bit"} <= {c.label for c in cands}
+    assert all(c.allocation.flash <= problem.budget for c in cands)
+    y = (np.arange(len(x)) * 7) % 3
+    best, scored = pick(q, cands, x, y, f)
+    for c in scored:
+        p = predict_int8(set_weight_bits(q, c.allocation.widths, float_graph=f), x)
+        assert c.score[0] == pytest.approx(np.mean(p.argmax(1) == y))
+    assert best.score == max(c.score for c in scored)
+    best_u, scored_u = pick(q, cands, x, None, f)  # unlabelled: agreement with the float model
+    ref = predict_float(f, x).argmax(1)
+    for c in scored_u:
+        p = predict_int8(set_weight_bits(q, c.allocation.widths, float_graph=f), x)
+        assert c.score[0] == pytest.approx(np.mean(p.argmax(1) == ref))
+    assert best_u.score == max(c.score for c in scored_u)
+
+
+def test_plan_rejects_an_unknown_sensitivity(mlp):
+    from mcc.errors import MccError
+    from mcc.planner.plan import make_plan
+
+    with pytest.raises(MccError, match="unknown sensitivity"):
+        make_plan(mlp[2], "mps2-an386", sensitivity="hessian")

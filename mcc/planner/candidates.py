@@ -48,21 +48,21 @@ def candidate_allocations(problem: BitProblem, sens_by_measure: dict[str, dict[s
     out: list[Candidate] = []
     seen = set()
 
-    def add(label, widths, method_name, optimal):
+    def add(label, widths, optimal):
         key = tuple(sorted((k, tuple(v)) for k, v in widths.items()))
         if key in seen:
             return
         seen.add(key)
         out.append(Candidate(label, Allocation(widths, objective_of(first, widths), flash_of(problem, widths),
-                                               method_name, optimal)))
+                                               label, optimal)))
 
     for measure, sens in sens_by_measure.items():
         a = allocate(with_sensitivity(problem, sens), method=method)
-        add(f"{a.method}:{measure}", a.widths, a.method, a.optimal)
+        add(f"{a.method}:{measure}", a.widths, a.optimal)
     for b in WIDTHS[1:]:
         widths = {layer.name: (b,) * layer.channels for layer in problem.layers}
         if flash_of(problem, widths) <= problem.budget:
-            add(f"uniform {b}-bit", widths, "uniform", False)
+            add(f"uniform {b}-bit", widths, False)
     return out
 
 
@@ -88,6 +88,15 @@ def _as_probs(y: np.ndarray, softmax_out: bool) -> np.ndarray:
     return y if softmax_out else np.exp(_log_softmax(y))
 
 
+def real_inputs(g: Graph, x: np.ndarray) -> np.ndarray:
+    """Float real-valued inputs: int8 arrays (an int8-input model's raw inputs) dequantized."""
+    x = np.asarray(x)
+    t = g.tensors[g.inputs[0]]
+    if x.dtype == np.int8 and t.dtype == "int8":
+        return (t.quant.s * (x.astype(np.float32) - t.quant.zp)).astype(np.float32)
+    return x.astype(np.float32)
+
+
 def pick(g: Graph, candidates: list[Candidate], x: np.ndarray, labels: np.ndarray | None = None,
          float_graph: Graph | None = None, progress: bool = False) -> tuple[Candidate, list[Candidate]]:
     """(the best candidate, every candidate with its score) on the check data ``x`` (see the module doc)."""
@@ -95,7 +104,7 @@ def pick(g: Graph, candidates: list[Candidate], x: np.ndarray, labels: np.ndarra
 
     if not candidates:
         raise ValueError("pick: no candidates")
-    x = np.asarray(x, np.float32)
+    x = real_inputs(g, x)
     if labels is not None and len(labels) != len(x):
         raise InputDataError(f"the planner's check data has {len(x)} inputs but {len(labels)} labels")
     last = next((op for op in g.ops if g.outputs[0] in op.outputs), None)

@@ -147,7 +147,9 @@ def fisher_sensitivity(g: Graph, calib: np.ndarray, float_graph: Graph | None, n
     if float_graph is None:
         raise FisherError("the Fisher sensitivity needs the float model (a Keras model: its gradients); "
                           "use sensitivity='output' for an int8 .tflite")
-    x = np.asarray(calib)[:n]
+    from .candidates import real_inputs
+
+    x = real_inputs(g, np.asarray(calib)[:n])
     sq = squared_gradients(float_graph, x, None if labels is None else np.asarray(labels)[:n],
                            names=[g.ops[i].inputs[1] for i in weight_ops(g)], progress=progress)
     out = {}
