@@ -126,7 +126,7 @@ def test_check_keeps_the_candidate_best_on_calibration_data(mlp):
             "b": fisher_sensitivity(q, x, f, n=len(x))}
     problem = BitProblem(layers, 0, int(0.7 * full))
     cands = candidate_allocations(problem, sens, method="milp")
-    labels = ["milp:a", "milp:b", "uniform 4-bit", "uniform 2-bit"]
+    labels = ["milp:a", "milp:b", "milp 8/4:a", "milp 8/4:b", "uniform 4-bit", "uniform 2-bit"]
     assert [c.label for c in cands] == [lb for lb in labels if lb in [c.label for c in cands]]
     assert {"uniform 4-bit", "uniform 2-bit"} <= {c.label for c in cands}
     assert all(c.allocation.flash <= problem.budget for c in cands)

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import InputDataError
 from ..ir import Graph
 from ..passes.weight_bits import set_weight_bits
+from .sensitivity import final_softmax
 from .bits import Allocation, BitProblem, Layer, WIDTHS, allocate, flash_of, objective_of
 
 
@@ -40,10 +41,23 @@ def with_sensitivity(problem: BitProblem, sens: dict[str, np.ndarray]) -> BitPro
                             for layer in problem.layers), problem.fixed, problem.budget, problem.code)
 
 
+def without_2_bits(problem: BitProblem) -> BitProblem:
+    """``problem`` where 2 bits costs the 8-bit bytes (so it is never better than 8 bits; read a 2 in
+    its solution as 8)."""
+    layers = []
+    for layer in problem.layers:
+        b = layer.bytes.copy()
+        b[:, 2] = b[:, 0]
+        layers.append(Layer(layer.name, layer.family, b, layer.sens))
+    return BitProblem(tuple(layers), problem.fixed, problem.budget,
+                      {k: v for k, v in problem.code.items() if not (isinstance(k, tuple) and k[1] == 2)})
+
+
 def candidate_allocations(problem: BitProblem, sens_by_measure: dict[str, dict[str, np.ndarray]],
                           method: str = "auto") -> list[Candidate]:
-    """One allocation per sensitivity measure (in the order given), then the uniform widths that fit;
-    duplicates (same widths) are dropped. The objective reported is that of the first measure."""
+    """One allocation per sensitivity measure (in the order given); when uniform 4-bit fits, one per
+    measure with no channel below 4 bits; then the uniform widths that fit. Duplicates (same widths)
+    are dropped. The objective reported is that of the first measure."""
     first = with_sensitivity(problem, next(iter(sens_by_measure.values())))
     out: list[Candidate] = []
     seen = set()
@@ -59,6 +73,12 @@ def candidate_allocations(problem: BitProblem, sens_by_measure: dict[str, dict[s
     for measure, sens in sens_by_measure.items():
         a = allocate(with_sensitivity(problem, sens), method=method)
         add(f"{a.method}:{measure}", a.widths, a.optimal)
+    four = {layer.name: (4,) * layer.channels for layer in problem.layers}
+    if flash_of(problem, four) <= problem.budget:  # no 2 bits: every channel at least as wide as uniform 4-bit
+        for measure, sens in sens_by_measure.items():
+            a = allocate(without_2_bits(with_sensitivity(problem, sens)), method=method)
+            widths = {k: tuple(8 if b == 2 else b for b in v) for k, v in a.widths.items()}
+            add(f"{a.method} 8/4:{measure}", widths, a.optimal)
     for b in WIDTHS[1:]:
         widths = {layer.name: (b,) * layer.channels for layer in problem.layers}
         if flash_of(problem, widths) <= problem.budget:
@@ -98,25 +118,29 @@ def real_inputs(g: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def pick(g: Graph, candidates: list[Candidate], x: np.ndarray, labels: np.ndarray | None = None,
-         float_graph: Graph | None = None, progress: bool = False) -> tuple[Candidate, list[Candidate]]:
-    """(the best candidate, every candidate with its score) on the check data ``x`` (see the module doc)."""
+         float_graph: Graph | None = None, predict=None) -> tuple[Candidate, list[Candidate]]:
+    """(the best candidate, every candidate with its score) on the check data ``x`` (see the module doc).
+
+    ``predict(graph, x)`` -> float outputs (default: the numpy reference, ``predict_int8``; the
+    compiled C gives the same outputs, faster)."""
     from ..evaluate import predict_float, predict_int8
+
+    predict = predict or predict_int8
 
     if not candidates:
         raise ValueError("pick: no candidates")
     x = real_inputs(g, x)
     if labels is not None and len(labels) != len(x):
         raise InputDataError(f"the planner's check data has {len(x)} inputs but {len(labels)} labels")
-    last = next((op for op in g.ops if g.outputs[0] in op.outputs), None)
-    softmax_out = last is not None and last.kind == "SOFTMAX"
+    softmax_out = final_softmax(g) is not None
     reference = None
     if labels is None:
-        reference = predict_float(float_graph, x) if float_graph is not None else predict_int8(g, x)
+        reference = predict_float(float_graph, x) if float_graph is not None else predict(g, x)
         reference = _as_probs(reference, softmax_out)
     scored = []
     for c in candidates:
         gc = set_weight_bits(g, c.allocation.widths, float_graph)
-        scored.append(Candidate(c.label, c.allocation, score(_as_probs(predict_int8(gc, x), softmax_out),
+        scored.append(Candidate(c.label, c.allocation, score(_as_probs(predict(gc, x), softmax_out),
                                                              labels, reference)))
     best = max(range(len(scored)), key=lambda i: (scored[i].score, -i))
     return scored[best], scored

@@ -64,12 +64,27 @@ def model_output(g: Graph, x: np.ndarray) -> np.ndarray:
 MEASURES = ("output", "logits", "kl")
 
 
+PASS_THROUGH = ("DEQUANTIZE", "QUANTIZE", "RESHAPE")
+
+
+def final_softmax(g: Graph):
+    """The SOFTMAX op that makes the model output (through DEQUANTIZE / QUANTIZE / RESHAPE), or None."""
+    name = g.outputs[0]
+    while True:
+        op = next((o for o in g.ops if name in o.outputs), None)
+        if op is None:
+            return None
+        if op.kind == "SOFTMAX":
+            return op
+        if op.kind not in PASS_THROUGH:
+            return None
+        name = op.inputs[0]
+
+
 def logits_tensor(g: Graph) -> str:
     """The input of the model's final SOFTMAX (its logits), else the model output."""
-    last = next((op for op in g.ops if g.outputs[0] in op.outputs), None)
-    if last is not None and last.kind == "SOFTMAX":
-        return last.inputs[0]
-    return g.outputs[0]
+    op = final_softmax(g)
+    return g.outputs[0] if op is None else op.inputs[0]
 
 
 def measured(g: Graph, x: np.ndarray, at: str = "output", env: dict | None = None) -> np.ndarray:
