@@ -150,3 +150,37 @@ def test_plan_rejects_an_unknown_sensitivity(mlp):
 
     with pytest.raises(MccError, match="unknown sensitivity"):
         make_plan(mlp[2], "mps2-an386", sensitivity="hessian")
+
+
+def test_sensitivity_at_the_logits_and_their_kl(mlp):
+    """The logits are the input of the final SOFTMAX (found through the output DEQUANTIZE); the
+    layer's model-output error at 4 bits is the plain numpy formula at each measure."""
+    from mcc.passes.rebatch import rebatch
+    from mcc.planner.sensitivity import graph_inputs, logits_tensor, sensitivities
+    from mcc.reference import interp
+
+    _, f, q, x = mlp
+    soft = next(op for op in q.ops if op.kind == "SOFTMAX")
+    assert logits_tensor(q) == soft.inputs[0] != q.outputs[0]
+    s = sensitivities(q, x, f, n=len(x))
+    assert set(s) == {"output", "logits", "kl"}
+    xi = graph_inputs(q, x)
+
+    def values(g, name):
+        env = interp.run(rebatch(g, len(xi)), [xi], keep_all=True)
+        t = g.tensors[name]
+        v = env[name].astype(np.float64)
+        return (v if t.quant is None else t.quant.s * (v - t.quant.zp)).reshape(len(xi), -1)
+
+    name = _weight_names(q)[1]
+    g4 = set_weight_bits(q, {name: 4}, float_graph=f)
+    l0, l4 = values(q, soft.inputs[0]), values(g4, soft.inputs[0])
+    o0, o4 = values(q, q.outputs[0]), values(g4, q.outputs[0])
+    p0 = np.exp(l0 - l0.max(1, keepdims=True))
+    p0 /= p0.sum(1, keepdims=True)
+    p4 = np.exp(l4 - l4.max(1, keepdims=True))
+    p4 /= p4.sum(1, keepdims=True)
+    expect = {"output": ((o4 - o0) ** 2).sum(1).mean(), "logits": ((l4 - l0) ** 2).sum(1).mean(),
+              "kl": (p0 * np.log(p0 / p4)).sum(1).mean()}
+    for at, m in expect.items():
+        assert s[at][name][:, 1].sum() == pytest.approx(m + 1e-12, rel=1e-6), at
