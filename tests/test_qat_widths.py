@@ -117,3 +117,34 @@ def test_bad_widths_are_clear_errors():
         qat_widths_model(g, {name: 3})
     with pytest.raises(MccError, match="output channels"):
         qat_widths_model(g, {name: (4, 4)})
+
+
+@pytest.mark.slow
+def test_cli_qat_with_a_plan(tmp_path):
+    """`mcc qat --plan plan.json`: trains at the plan's widths and compiles the export (host C)."""
+    from click.testing import CliRunner
+
+    from mcc.cli import main
+    from mcc.frontend.keras import load_keras
+    from mcc.planner.plan import Plan
+
+    x, y = load_fashion_mnist("train")
+    np.savez(tmp_path / "train.npz", x=x[:256], y=y[:256])
+    widths = _widths(load_keras(MODEL))
+    g = load_keras(MODEL)
+    full = {}
+    for op in g.ops:
+        if op.kind in WEIGHT_AXIS:
+            n = g.tensors[op.inputs[1]].shape[WEIGHT_AXIS[op.kind]]
+            w = widths[op.inputs[1]]
+            full[op.inputs[1]] = (w,) * n if np.isscalar(w) else tuple(w)
+    plan = Plan("fashion_cnn.keras", "host", 0, 0, 0, 0, 0, full, [], "milp", 0.0, True)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    r = CliRunner().invoke(main, ["qat", MODEL, "--train", str(tmp_path / "train.npz"), "--plan",
+                                  str(tmp_path / "plan.json"), "--epochs", "1", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out").exists()
+    (tmp_path / "bad.json").write_text(Plan("m", "mps2-an386", 0, 0, 0, 0, 0, full, [], "milp", 0.0, True).to_json())
+    r = CliRunner().invoke(main, ["qat", MODEL, "--train", str(tmp_path / "train.npz"), "--plan",
+                                  str(tmp_path / "bad.json"), "-t", "mps2-an385", "-o", str(tmp_path / "o2")])
+    assert r.exit_code == 2 and "was planned for mps2-an386" in r.output

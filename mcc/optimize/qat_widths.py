@@ -144,3 +144,21 @@ def export_widths(qat: WidthsQATModel, io: str = "float", fold_input_rescale: bo
     g = set_weight_bits(q, narrow, float_graph=fg) if narrow else q
     meta = dict(g.meta, qat={"weight_bits": "per-channel", "activation_bits": 8, "ema_decay": qat.ema_decay})
     return verify(g.replace(meta=meta))
+
+
+def plan_qat(g_float: Graph, plan_path, x, y, epochs: int, learning_rate: float, io: str = "float",
+             target: str | None = None, freeze_bn_epoch: int = 0) -> Graph:
+    """`mcc qat --plan`: QAT of the float IR at a plan's widths, exported with them."""
+    from ..errors import InputDataError
+    from ..planner.plan import read_plan
+    from .qat import fine_tune
+
+    if freeze_bn_epoch:
+        raise MccError("--freeze-bn-epoch is not supported with --plan (the BatchNorm is folded before QAT)")
+    p = read_plan(plan_path)
+    if target is not None and target != "host" and p.target != target:
+        raise InputDataError(f"{plan_path} was planned for {p.target}; train with -t {p.target} or plan again "
+                             f"for {target}")
+    qat = qat_widths_model(g_float, p.widths)
+    fine_tune(qat, x, y, epochs=epochs, learning_rate=learning_rate)
+    return export_widths(qat, io=io)
