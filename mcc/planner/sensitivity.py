@@ -1,7 +1,7 @@
 """Per-channel sensitivity of an int8 model to narrower weights, from calibration data.
 
-The measure is output error (no gradients; the Fisher/Hessian-diagonal estimate is not
-implemented). For each weight layer L and width b in (4, 2):
+The measure is output error, without gradients (the Fisher estimate is mcc.planner.fisher). For
+each weight layer L and width b in (4, 2):
 
 1. Layer-output error per channel. Channel c's weights quantized to b bits (exactly as
    ``set_weight_bits`` does it, from the float weights when given) change by dW_c; the change of
@@ -16,6 +16,10 @@ implemented). For each weight layer L and width b in (4, 2):
    output, shared among its channels by their share of the layer-output error. So sensitivities
    of different layers are comparable (they are in model-output units) while each channel is
    still told apart. 8 bits is the reference (0). Sensitivity at 2 bits is at least that at 4.
+
+The model output compared in 2. and 3. is, with ``at``: the dequantized output ("output"), the
+logits, i.e. the input of the final SOFTMAX ("logits", squared change), or the KL divergence of
+their softmax from the int8 model's ("kl"); ``sensitivities`` gives all three from the same runs.
 
 It costs 2 reference runs per weight layer plus one, on ``n`` calibration inputs.
 """
