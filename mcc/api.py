@@ -327,7 +327,7 @@ def calibration_inputs(path: str | Path | None, g: Graph) -> np.ndarray | None:
 
 def plan(model: str | Path, target: str, flash: int | None = None, sram: int | None = None,
          options: CompileOptions | None = None, labelled: tuple | None = None, n_calib: int = 64,
-         sensitivity: str = "output", check: tuple | None = None):
+         sensitivity: str = "check", check: tuple | None = None):
     """Choose per-channel weight widths for ``model`` on ``target`` (see mcc.planner.plan)."""
     from .planner.plan import make_plan
 

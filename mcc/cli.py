@@ -337,7 +337,7 @@ def parse_bytes(text: str | None, what: str = "size") -> int | None:
               help="Labelled data .npz (x, y): expected top-1 (else agreement with the int8 model on --calib).")
 @click.option("-o", "--output", "out", type=click.Path(), default=None, help="Write the plan to this JSON file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@click.option("--sensitivity", type=click.Choice(["output", "logits", "kl", "fisher", "check"]), default="output",
+@click.option("--sensitivity", type=click.Choice(["output", "logits", "kl", "fisher", "check"]), default="check",
               show_default=True, help="Per-channel sensitivity: model-output error (at the output, the logits, "
               "their KL), Fisher (gradients of the float model), or check: the allocation of each, and the "
               "uniform widths that fit, run on calibration data and the best kept.")
@@ -345,7 +345,7 @@ def parse_bytes(text: str | None, what: str = "size") -> int | None:
               help="Labelled calibration data .npz (x, y) for --sensitivity check (never the test set).")
 @_quant_options
 @_user_errors
-def plan_cmd(model, target, flash, sram, eval_path, out, as_json, sensitivity="output", check_path=None, **quant):
+def plan_cmd(model, target, flash, sram, eval_path, out, as_json, sensitivity="check", check_path=None, **quant):
     """Choose 8/4/2-bit weights per output channel so MODEL fits the board's (or the given) flash and
     SRAM at least loss; print widths per layer and the predicted flash, SRAM, instructions, accuracy."""
     labelled = _labelled(eval_path) if eval_path else None

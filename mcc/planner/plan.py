@@ -163,7 +163,7 @@ def _counts(ws) -> dict:
 def make_plan(g: Graph, target: str, flash: int | None = None, sram: int | None = None,
               calib: np.ndarray | None = None, labelled: tuple | None = None,
               float_graph: Graph | None = None, model: str = "model", n_calib: int = 64,
-              method: str = "auto", progress: bool = False, sensitivity: str = "output",
+              method: str = "auto", progress: bool = False, sensitivity: str = "check",
               check: tuple | None = None) -> Plan:
     """Choose widths for int8 graph ``g`` on ``target`` within the budgets (see the module doc).
 
@@ -248,14 +248,20 @@ def measure_sensitivities(g: Graph, calib: np.ndarray, float_graph: Graph | None
     with the float model)."""
     from .sensitivity import MEASURES, sensitivities
 
+    fisher = None
     if which == "fisher" or (which == "check" and float_graph is not None):
-        from .fisher import fisher_sensitivity
-        fisher = fisher_sensitivity(g, calib, float_graph, n=n, progress=progress,
-                                    labels=None if labels is None else np.asarray(labels)[:n])
+        from .fisher import FisherError, fisher_sensitivity
+        try:
+            fisher = fisher_sensitivity(g, calib, float_graph, n=n, progress=progress,
+                                        labels=None if labels is None else np.asarray(labels)[:n])
+        except FisherError:
+            if which == "fisher":
+                raise
+            fisher = None  # check: a model the Keras runner cannot differentiate goes without it
         if which == "fisher":
             return {"fisher": fisher}
     out = sensitivities(g, calib, float_graph, n, progress, MEASURES if which == "check" else (which,))
-    if which == "check" and float_graph is not None:
+    if fisher is not None:
         out["fisher"] = fisher
     return out
 
