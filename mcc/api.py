@@ -326,7 +326,8 @@ def calibration_inputs(path: str | Path | None, g: Graph) -> np.ndarray | None:
 
 
 def plan(model: str | Path, target: str, flash: int | None = None, sram: int | None = None,
-         options: CompileOptions | None = None, labelled: tuple | None = None, n_calib: int = 64):
+         options: CompileOptions | None = None, labelled: tuple | None = None, n_calib: int = 64,
+         sensitivity: str = "check", check: tuple | None = None):
     """Choose per-channel weight widths for ``model`` on ``target`` (see mcc.planner.plan)."""
     from .planner.plan import make_plan
 
@@ -338,7 +339,8 @@ def plan(model: str | Path, target: str, flash: int | None = None, sram: int | N
     g = load_model(model, options)
     calib = calibration_inputs(options.calib, g)
     p = make_plan(g, target, flash, sram, calib=calib, labelled=labelled, float_graph=_float_graph(model),
-                  model=Path(model).name, n_calib=n_calib, progress=options.progress)
+                  model=Path(model).name, n_calib=n_calib, progress=options.progress,
+                  sensitivity=sensitivity, check=check)
     if options.plan_activations:
         from .act_api import plan_activations
         p = plan_activations(p, model, options, n_calib=n_calib)

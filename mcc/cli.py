@@ -248,8 +248,11 @@ def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dyn
 @click.option("--force", is_flag=True)
 @click.option("--freeze-bn-epoch", "freeze_bn_epoch", type=int, default=0, show_default=True,
               help="Train conv+BatchNorm folded with batch statistics until this epoch, then freeze them (0: frozen from the start).")
+@click.option("--plan", "plan_path", type=click.Path(), default=None,
+              help="A plan.json from `mcc plan`: train at its per-channel weight widths (instead of --bits) and export with them.")
 @_user_errors
-def qat_cmd(model, train_path, epochs, bits, learning_rate, eval_path, io, target, outdir, force, freeze_bn_epoch=0):
+def qat_cmd(model, train_path, epochs, bits, learning_rate, eval_path, io, target, outdir, force, freeze_bn_epoch=0,
+            plan_path=None):
     """Quantization-aware training of a Keras MODEL (fake-quantized weights with a straight-through
     estimator, EMA activation ranges), then export and compile the result like `mcc compile`."""
     from .evaluate import predict_float, predict_int8, top1
@@ -261,9 +264,13 @@ def qat_cmd(model, train_path, epochs, bits, learning_rate, eval_path, io, targe
     x, y = _labelled(train_path)
     g_float = load_keras(model)
     x = x.reshape((len(x),) + tuple(g_float.tensors[g_float.inputs[0]].shape[1:]))
-    qat = qat_model(model if freeze_bn_epoch else g_float, bits=bits, freeze_bn_epoch=freeze_bn_epoch)
-    fine_tune(qat, x, y, epochs=epochs, learning_rate=learning_rate)
-    g = export(qat, io=io)
+    if plan_path:
+        from .optimize.qat_widths import plan_qat
+        g, bits = plan_qat(g_float, plan_path, x, y, epochs, learning_rate, io, target, freeze_bn_epoch), "plan"
+    else:
+        qat = qat_model(model if freeze_bn_epoch else g_float, bits=bits, freeze_bn_epoch=freeze_bn_epoch)
+        fine_tune(qat, x, y, epochs=epochs, learning_rate=learning_rate)
+        g = export(qat, io=io)
     r = api.compile_graph(g, outdir, CompileOptions(target=target, force=force), f"{model} (QAT {bits}-bit)")
     console.print(f"mcc: QAT {bits}-bit, {epochs} epoch(s) on {len(x)} examples; wrote {r.outdir}")
     if eval_path:
@@ -332,14 +339,22 @@ def parse_bytes(text: str | None, what: str = "size") -> int | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--act-widths", "act_widths", is_flag=True,
               help="Also choose activations at 8 or 16 bits per tensor within the SRAM budget (Keras + --calib).")
+@click.option("--sensitivity", type=click.Choice(["output", "logits", "kl", "fisher", "check"]), default="check",
+              show_default=True, help="Per-channel sensitivity: model-output error (at the output, the logits, "
+              "their KL), Fisher (gradients of the float model), or check: the allocation of each, and the "
+              "uniform widths that fit, run on calibration data and the best kept.")
+@click.option("--check", "check_path", type=click.Path(), default=None,
+              help="Labelled calibration data .npz (x, y) for --sensitivity check (never the test set).")
 @_quant_options
 @_user_errors
-def plan_cmd(model, target, flash, sram, eval_path, out, as_json, act_widths=False, **quant):
+def plan_cmd(model, target, flash, sram, eval_path, out, as_json, act_widths=False, sensitivity="check",
+             check_path=None, **quant):
     """Choose 8/4/2-bit weights per output channel so MODEL fits the board's (or the given) flash and
     SRAM at least loss; print widths per layer and the predicted flash, SRAM, instructions, accuracy."""
     labelled = _labelled(eval_path) if eval_path else None
     p = api.plan(model, target, parse_bytes(flash, "--flash"), parse_bytes(sram, "--sram"),
-                 _options(target, progress=not as_json, plan_activations=act_widths, **quant), labelled=labelled)
+                 _options(target, progress=not as_json, plan_activations=act_widths, **quant), labelled=labelled,
+                 sensitivity=sensitivity, check=_labelled(check_path) if check_path else None)
     if out:
         Path(out).write_text(p.to_json())
     if as_json:

@@ -165,8 +165,17 @@ def _counts(ws) -> dict:
 def make_plan(g: Graph, target: str, flash: int | None = None, sram: int | None = None,
               calib: np.ndarray | None = None, labelled: tuple | None = None,
               float_graph: Graph | None = None, model: str = "model", n_calib: int = 64,
-              method: str = "auto", progress: bool = False) -> Plan:
-    """Choose widths for int8 graph ``g`` on ``target`` within the budgets (see the module doc)."""
+              method: str = "auto", progress: bool = False, sensitivity: str = "check",
+              check: tuple | None = None) -> Plan:
+    """Choose widths for int8 graph ``g`` on ``target`` within the budgets (see the module doc).
+
+    ``sensitivity`` (``SENSITIVITIES``): "output" (model-output error, mcc.planner.sensitivity),
+    "logits" / "kl" (the same measured at the logits), "fisher" (mcc.planner.fisher; needs the float
+    model), or "check": the allocations of every measure plus the uniform widths that fit, run on
+    calibration data (``check`` = (x, labels) when given, else the calibration inputs against the
+    float model's top-1) and the best kept (mcc.planner.candidates)."""
+    if sensitivity not in SENSITIVITIES:
+        raise MccError(f"unknown sensitivity {sensitivity!r}; choose one of {', '.join(SENSITIVITIES)}")
     t = get_target(target)
     if t.is_host:
         raise MccError("mcc plan needs a board with flash and SRAM sizes: pass -t BOARD (see `mcc targets`)")
@@ -193,16 +202,22 @@ def make_plan(g: Graph, target: str, flash: int | None = None, sram: int | None 
         if calib is None:
             from .. import api
             calib = api.random_inputs(g, n_calib)
-        from .sensitivity import sensitivity
         problem = build_problem(g, target, flash_budget, None, packed, p8.flash)
         if problem.fixed + sum(int(layer.bytes.min(axis=1).sum()) for layer in problem.layers) > flash_budget:
             raise NoFitError(no_fit_message(BitProblem(problem.layers, problem.fixed, flash_budget, problem.code))
                              + ("" if packed else " (the codegen still stores narrower weights as int8: sub-byte "
                                 "widths save no flash yet)"))
-        sens = sensitivity(g, calib, float_graph, n=n_calib, progress=progress)
-        problem = build_problem(g, target, flash_budget, sens, packed, p8.flash)
+        by_measure = measure_sensitivities(g, calib, float_graph, n_calib, sensitivity, progress)
+        problem = build_problem(g, target, flash_budget, next(iter(by_measure.values())), packed, p8.flash)
         for _ in range(4):
-            alloc = allocate(problem, method=method)
+            if len(by_measure) > 1:
+                from .candidates import candidate_allocations, pick
+                x_check, y_check = (calib, None) if check is None else check
+                x_check = np.asarray(x_check).reshape((len(x_check),) + tuple(g.tensors[g.inputs[0]].shape[1:]))
+                alloc = pick(g, candidate_allocations(problem, by_measure, method), x_check, y_check,
+                             float_graph)[0].allocation
+            else:
+                alloc = allocate(problem, method=method)
             g2 = set_weight_bits(g, alloc.widths, float_graph)
             p2 = predict_graph(g2, target)
             if p2.flash <= flash_budget:
@@ -224,6 +239,33 @@ def make_plan(g: Graph, target: str, flash: int | None = None, sram: int | None 
     acc = expected_accuracy(g, g2, calib, labelled)
     return Plan(model, target, flash_budget, sram_budget, p2.flash, p2.sram, p8.flash, alloc.widths, layers,
                 alloc.method, alloc.objective, packed, predict_instructions(g2, target), acc)
+
+
+SENSITIVITIES = ("output", "logits", "kl", "fisher", "check")
+
+
+def measure_sensitivities(g: Graph, calib: np.ndarray, float_graph: Graph | None, n: int, which: str,
+                          progress: bool = False, labels=None) -> dict[str, dict[str, np.ndarray]]:
+    """{measure: {weight tensor: (channels, 3)}} for ``which`` (every measure for "check"; Fisher only
+    with the float model)."""
+    from .sensitivity import MEASURES, sensitivities
+
+    fisher = None
+    if which == "fisher" or (which == "check" and float_graph is not None):
+        from .fisher import FisherError, fisher_sensitivity
+        try:
+            fisher = fisher_sensitivity(g, calib, float_graph, n=n, progress=progress,
+                                        labels=None if labels is None else np.asarray(labels)[:n])
+        except FisherError:
+            if which == "fisher":
+                raise
+            fisher = None  # check: a model the Keras runner cannot differentiate goes without it
+        if which == "fisher":
+            return {"fisher": fisher}
+    out = sensitivities(g, calib, float_graph, n, progress, MEASURES if which == "check" else (which,))
+    if fisher is not None:
+        out["fisher"] = fisher
+    return out
 
 
 def expected_accuracy(g8: Graph, g: Graph, calib: np.ndarray | None, labelled: tuple | None) -> dict:

@@ -1,7 +1,7 @@
 """Per-channel sensitivity of an int8 model to narrower weights, from calibration data.
 
-The measure is output error (no gradients; the Fisher/Hessian-diagonal estimate is not
-implemented). For each weight layer L and width b in (4, 2):
+The measure is output error, without gradients (the Fisher estimate is mcc.planner.fisher). For
+each weight layer L and width b in (4, 2):
 
 1. Layer-output error per channel. Channel c's weights quantized to b bits (exactly as
    ``set_weight_bits`` does it, from the float weights when given) change by dW_c; the change of
@@ -16,6 +16,10 @@ implemented). For each weight layer L and width b in (4, 2):
    output, shared among its channels by their share of the layer-output error. So sensitivities
    of different layers are comparable (they are in model-output units) while each channel is
    still told apart. 8 bits is the reference (0). Sensitivity at 2 bits is at least that at 4.
+
+The model output compared in 2. and 3. is, with ``at``: the dequantized output ("output"), the
+logits, i.e. the input of the final SOFTMAX ("logits", squared change), or the KL divergence of
+their softmax from the int8 model's ("kl"); ``sensitivities`` gives all three from the same runs.
 
 It costs 2 reference runs per weight layer plus one, on ``n`` calibration inputs.
 """
@@ -61,6 +65,57 @@ def model_output(g: Graph, x: np.ndarray) -> np.ndarray:
     return _dequant(g, g.outputs[0], y).reshape(len(x), -1)
 
 
+MEASURES = ("output", "logits", "kl")
+
+
+PASS_THROUGH = ("DEQUANTIZE", "QUANTIZE", "RESHAPE")
+
+
+def final_softmax(g: Graph):
+    """The SOFTMAX op that makes the model output (through DEQUANTIZE / QUANTIZE / RESHAPE), or None."""
+    name = g.outputs[0]
+    while True:
+        op = next((o for o in g.ops if name in o.outputs), None)
+        if op is None:
+            return None
+        if op.kind == "SOFTMAX":
+            return op
+        if op.kind not in PASS_THROUGH:
+            return None
+        name = op.inputs[0]
+
+
+def logits_tensor(g: Graph) -> str:
+    """The input of the model's final SOFTMAX (its logits), else the model output."""
+    op = final_softmax(g)
+    return g.outputs[0] if op is None else op.inputs[0]
+
+
+def measured(g: Graph, x: np.ndarray, at: str = "output", env: dict | None = None) -> np.ndarray:
+    """(N, -1) dequantized values the sensitivity compares: the model output, or its logits ("logits"
+    and "kl"; see ``logits_tensor``). ``env``: a ``keep_all`` run of ``g`` on ``x`` to read them from."""
+    if at not in MEASURES:
+        raise ValueError(f"at must be one of {', '.join(MEASURES)}, got {at!r}")
+    name = g.outputs[0] if at == "output" else logits_tensor(g)
+    if env is None:
+        env = interp.run(rebatch(g, len(x)), [x], keep_all=name != g.outputs[0])
+        if not isinstance(env, dict):
+            env = {g.outputs[0]: env[0]}
+    return _dequant(g, name, env[name]).reshape(len(x), -1).astype(np.float64)
+
+
+def output_change(y0: np.ndarray, yb: np.ndarray, at: str = "output") -> float:
+    """Mean over inputs of the squared change of the outputs (``at`` "output" or "logits") or of the
+    KL divergence KL(softmax(y0) || softmax(yb)) of the logits ("kl")."""
+    if at != "kl":
+        return float(((yb - y0) ** 2).sum(axis=1).mean())
+    l0 = y0 - y0.max(axis=1, keepdims=True)
+    lb = yb - yb.max(axis=1, keepdims=True)
+    l0 = l0 - np.log(np.exp(l0).sum(axis=1, keepdims=True))
+    lb = lb - np.log(np.exp(lb).sum(axis=1, keepdims=True))
+    return float((np.exp(l0) * (l0 - lb)).sum(axis=1).mean())
+
+
 def layer_errors(g: Graph, env: dict, op_index: int, float_graph: Graph | None = None) -> np.ndarray:
     """(channels, 3) mean square change of the op's output channels at each width (0 at 8 bits)."""
     op = g.ops[op_index]
@@ -90,31 +145,45 @@ def layer_errors(g: Graph, env: dict, op_index: int, float_graph: Graph | None =
 
 
 def sensitivity(g: Graph, calib: np.ndarray, float_graph: Graph | None = None, n: int = 64,
-                progress: bool = False) -> dict[str, np.ndarray]:
-    """Weight tensor name -> (channels, 3) sensitivity at widths (8, 4, 2) (see the module doc)."""
+                progress: bool = False, at: str = "output") -> dict[str, np.ndarray]:
+    """Weight tensor name -> (channels, 3) sensitivity at widths (8, 4, 2) (see the module doc);
+    ``at``: the model-output error measured on the output, the logits or their KL (``measured``)."""
+    return sensitivities(g, calib, float_graph, n, progress, (at,))[at]
+
+
+def sensitivities(g: Graph, calib: np.ndarray, float_graph: Graph | None = None, n: int = 64,
+                  progress: bool = False, ats: tuple[str, ...] = MEASURES) -> dict[str, dict[str, np.ndarray]]:
+    """``sensitivity`` at each measure of ``ats`` ({measure: {weight tensor: (channels, 3)}}), from the
+    same reference runs."""
+    for at in ats:
+        if at not in MEASURES:
+            raise ValueError(f"at must be one of {', '.join(MEASURES)}, got {at!r}")
     x = graph_inputs(g, calib[:n])
     env = interp.run(rebatch(g, len(x)), [x], keep_all=True)
-    y0 = _dequant(g, g.outputs[0], env[g.outputs[0]]).reshape(len(x), -1)
+    y0 = {at: measured(g, x, at, env) for at in ats}
     ops = weight_ops(g)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, dict[str, np.ndarray]] = {at: {} for at in ats}
     track = _progress(progress, len(ops))
     for i in ops:
         op = g.ops[i]
         name = op.inputs[1]
-        if name in out:
+        if name in out[ats[0]]:
             continue
         e = layer_errors(g, env, i, float_graph)
-        s = np.zeros_like(e)
+        s = {at: np.zeros_like(e) for at in ats}
         for j, b in enumerate(WIDTHS):
             if b == 8:
                 continue
-            yb = model_output(set_weight_bits(g, {name: b}, float_graph), x)
-            m = float(((yb - y0) ** 2).sum(axis=1).mean())
+            gb = set_weight_bits(g, {name: b}, float_graph)
+            envb = interp.run(rebatch(gb, len(x)), [x], keep_all=True)
             total = e[:, j].sum()
-            if total > 0:
-                s[:, j] = (m + 1e-12) * e[:, j] / total
-        s[:, 2] = np.maximum(s[:, 2], s[:, 1])
-        out[name] = s
+            for at in ats:
+                m = output_change(y0[at], measured(gb, x, at, envb), at)
+                if total > 0:
+                    s[at][:, j] = (m + 1e-12) * e[:, j] / total
+        for at in ats:
+            s[at][:, 2] = np.maximum(s[at][:, 2], s[at][:, 1])
+            out[at][name] = s[at]
         track()
     return out
 
