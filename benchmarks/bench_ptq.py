@@ -108,7 +108,7 @@ def tflite_ptq(model, calib: np.ndarray, per_channel: bool, path: Path):
 
 
 def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
-             extra: dict, tmp: Path, qat_train=None) -> list[tuple]:
+             extra: dict, tmp: Path, qat_train=None, ptq: bool = True) -> list[tuple]:
     model = read_model(model_path)
     g = load_keras(model)
     t0 = time.perf_counter()
@@ -119,7 +119,7 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
     acc_f = rows[0][2]
 
     outputs = {}
-    total = 2 * len(METHODS) + 1 + 2 + len(extra) + 2 + (2 if qat_train is not None else 0)
+    total = (2 * len(METHODS) + 1 + 2 + len(extra) + 2 if ptq else 0) + (len(qat_train[3]) if qat_train is not None else 0)
     task = progress.add_task(f"{name}: models", total=total)
 
     def row(label, probs, seconds):
@@ -131,24 +131,25 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
         progress.console.print(f"  {name:8s} {label:44s} {100 * acc:6.2f} %  ({seconds:.1f} s)")
         progress.advance(task)
 
-    for per_channel in (False, True):
+    for per_channel in ((False, True) if ptq else ()):
         for method in METHODS:
             t0 = time.perf_counter()
             q = quantize_model(g, calib, method=method, per_channel=per_channel, progress=False)
             t = time.perf_counter() - t0
             row(f"mcc {method:10s} {'per-channel' if per_channel else 'per-tensor'}", predict_c(q, x, tmp), t)
-    t0 = time.perf_counter()
-    q = quantize_model(g, calib, tflite_compat=True, progress=False)
-    t = time.perf_counter() - t0
-    row("mcc minmax     per-channel, tflite_compat", predict_c(q, x, tmp), t)
-    for per_channel in (False, True):
+    if ptq:
+        t0 = time.perf_counter()
+        q = quantize_model(g, calib, tflite_compat=True, progress=False)
+        t = time.perf_counter() - t0
+        row("mcc minmax     per-channel, tflite_compat", predict_c(q, x, tmp), t)
+    for per_channel in ((False, True) if ptq else ()):
         t0 = time.perf_counter()
         tg = tflite_ptq(model, calib, per_channel, tmp / f"{name}-{per_channel}.tflite")
         t = time.perf_counter() - t0
         row(f"TFLite converter {'per-channel' if per_channel else 'per-tensor'}", predict_c(tg, x, tmp), t)
-    for label, path in extra.items():
+    for label, path in (extra.items() if ptq else ()):
         row(label, predict_c(load_tflite(path), x, tmp), 0.0)
-    for bits in (8, 16):
+    for bits in ((8, 16) if ptq else ()):
         t0 = time.perf_counter()
         h = quantize_dynamic_model(g, bits)
         t = time.perf_counter() - t0
@@ -157,8 +158,8 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
         import keras
         from mcc.optimize import export, fine_tune, qat_model
 
-        xq, yq, epochs = qat_train
-        for bits in (8, 4):
+        xq, yq, epochs, qat_bits = qat_train
+        for bits in qat_bits:
             keras.utils.set_random_seed(0)
             t0 = time.perf_counter()
             q = qat_model(model, bits=bits, calib_data=xq)
@@ -175,7 +176,7 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
                          f"identical outputs {100 * np.mean(d < 1e-3):.2f} %, within 1 LSB {100 * np.mean(d <= 1.001):.2f} %, "
                          f"max {d.max():.0f} LSB")
     for kind, mine_label in (("per-tensor", "per-tensor"), ("per-channel", "per-channel"),
-                             ("per-channel", "per-channel, tflite_compat")):
+                             ("per-channel", "per-channel, tflite_compat")) if ptq else ():
         mine = outputs[f"mcc {'minmax':10s} {mine_label}"]
         peer = outputs[f"TFLite converter {kind}"]
         same = np.mean(np.all(mine == peer, axis=1))
@@ -216,6 +217,8 @@ def main():
     ap.add_argument("--only", default="fashion,sww,resnet8")
     ap.add_argument("--qat-train", type=int, default=10000, help="Fashion-MNIST training images for QAT (0: no QAT)")
     ap.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs")
+    ap.add_argument("--qat-only", action="store_true", help="Fashion-MNIST: float and QAT rows only")
+    ap.add_argument("--qat-bits", default="8,4", help="QAT weight widths")
     ap.add_argument("--n-check", type=int, default=N_CHECK,
                     help="inputs on which the generated C is checked against the reference interpreter")
     ap.add_argument("--n-resnet8", type=int, default=1000, help="images for the ResNet-8 agreement")
@@ -229,9 +232,10 @@ def main():
             xtr, ytr = fashion("train")
             xc = xtr[:args.n_calib]
             console.print(f"Fashion-MNIST CNN: {args.n_test} test images, {len(xc)} calibration images")
-            qat = (xtr[:args.qat_train], ytr[:args.qat_train], args.qat_epochs) if args.qat_train > 0 else None
+            qat = (xtr[:args.qat_train], ytr[:args.qat_train], args.qat_epochs,
+                   tuple(int(b) for b in args.qat_bits.split(","))) if args.qat_train > 0 else None
             rows += evaluate("fashion", ROOT / "tests/data/fashion_cnn.keras", xc, xt[:args.n_test],
-                             yt[:args.n_test], {}, tmp, qat)
+                             yt[:args.n_test], {}, tmp, qat, ptq=not args.qat_only)
         if "sww" in args.only:
             d = np.load(ROOT / "examples/mlperf_tiny/sww/labelled_windows.npz")
             xs, ys = d["specs"].astype(np.float32), d["labels"].astype(np.int64)
