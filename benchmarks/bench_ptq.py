@@ -108,7 +108,8 @@ def tflite_ptq(model, calib: np.ndarray, per_channel: bool, path: Path):
 
 
 def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
-             extra: dict, tmp: Path, qat_train=None, ptq: bool = True) -> list[tuple]:
+             extra: dict, tmp: Path, qat_train=None, ptq: bool = True,
+             parts: tuple = ("per-tensor", "per-channel", "compat", "converter", "dynamic")) -> list[tuple]:
     model = read_model(model_path)
     g = load_keras(model)
     t0 = time.perf_counter()
@@ -119,7 +120,11 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
     acc_f = rows[0][2]
 
     outputs = {}
-    total = (2 * len(METHODS) + 1 + 2 + len(extra) + 2 if ptq else 0) + (len(qat_train[3]) if qat_train is not None else 0)
+    if not ptq:
+        parts = ()
+    sides = [pc for pc, part in ((False, "per-tensor"), (True, "per-channel")) if part in parts]
+    total = len(sides) * len(METHODS) + ("compat" in parts) + (2 + len(extra) if "converter" in parts else 0) \
+        + (2 if "dynamic" in parts else 0) + (len(qat_train[3]) if qat_train is not None else 0)
     task = progress.add_task(f"{name}: models", total=total)
 
     def row(label, probs, seconds):
@@ -131,25 +136,25 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
         progress.console.print(f"  {name:8s} {label:44s} {100 * acc:6.2f} %  ({seconds:.1f} s)")
         progress.advance(task)
 
-    for per_channel in ((False, True) if ptq else ()):
+    for per_channel in sides:
         for method in METHODS:
             t0 = time.perf_counter()
             q = quantize_model(g, calib, method=method, per_channel=per_channel, progress=False)
             t = time.perf_counter() - t0
             row(f"mcc {method:10s} {'per-channel' if per_channel else 'per-tensor'}", predict_c(q, x, tmp), t)
-    if ptq:
+    if "compat" in parts:
         t0 = time.perf_counter()
         q = quantize_model(g, calib, tflite_compat=True, progress=False)
         t = time.perf_counter() - t0
         row("mcc minmax     per-channel, tflite_compat", predict_c(q, x, tmp), t)
-    for per_channel in ((False, True) if ptq else ()):
+    for per_channel in ((False, True) if "converter" in parts else ()):
         t0 = time.perf_counter()
         tg = tflite_ptq(model, calib, per_channel, tmp / f"{name}-{per_channel}.tflite")
         t = time.perf_counter() - t0
         row(f"TFLite converter {'per-channel' if per_channel else 'per-tensor'}", predict_c(tg, x, tmp), t)
-    for label, path in (extra.items() if ptq else ()):
+    for label, path in (extra.items() if "converter" in parts else ()):
         row(label, predict_c(load_tflite(path), x, tmp), 0.0)
-    for bits in ((8, 16) if ptq else ()):
+    for bits in ((8, 16) if "dynamic" in parts else ()):
         t0 = time.perf_counter()
         h = quantize_dynamic_model(g, bits)
         t = time.perf_counter() - t0
@@ -176,9 +181,11 @@ def evaluate(name: str, model_path: Path, calib: np.ndarray, x: np.ndarray, y: n
                          f"identical outputs {100 * np.mean(d < 1e-3):.2f} %, within 1 LSB {100 * np.mean(d <= 1.001):.2f} %, "
                          f"max {d.max():.0f} LSB")
     for kind, mine_label in (("per-tensor", "per-tensor"), ("per-channel", "per-channel"),
-                             ("per-channel", "per-channel, tflite_compat")) if ptq else ():
-        mine = outputs[f"mcc {'minmax':10s} {mine_label}"]
-        peer = outputs[f"TFLite converter {kind}"]
+                             ("per-channel", "per-channel, tflite_compat")):
+        mine = outputs.get(f"mcc {'minmax':10s} {mine_label}")
+        peer = outputs.get(f"TFLite converter {kind}")
+        if mine is None or peer is None:
+            continue
         same = np.mean(np.all(mine == peer, axis=1))
         notes.append(f"{name}: mcc minmax {mine_label} vs TFLite converter {kind}: identical outputs on "
                      f"{100 * same:.2f} % of inputs, same top-1 on {100 * np.mean(mine.argmax(1) == peer.argmax(1)):.2f} %")
@@ -219,6 +226,8 @@ def main():
     ap.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs")
     ap.add_argument("--qat-only", action="store_true", help="Fashion-MNIST: float and QAT rows only")
     ap.add_argument("--qat-bits", default="8,4", help="QAT weight widths")
+    ap.add_argument("--parts", default="per-tensor,per-channel,compat,converter,dynamic",
+                    help="PTQ rows: mcc per-tensor / per-channel calibrators, tflite_compat, converter, dynamic")
     ap.add_argument("--n-check", type=int, default=N_CHECK,
                     help="inputs on which the generated C is checked against the reference interpreter")
     ap.add_argument("--n-resnet8", type=int, default=1000, help="images for the ResNet-8 agreement")
@@ -235,7 +244,8 @@ def main():
             qat = (xtr[:args.qat_train], ytr[:args.qat_train], args.qat_epochs,
                    tuple(int(b) for b in args.qat_bits.split(","))) if args.qat_train > 0 else None
             rows += evaluate("fashion", ROOT / "tests/data/fashion_cnn.keras", xc, xt[:args.n_test],
-                             yt[:args.n_test], {}, tmp, qat, ptq=not args.qat_only)
+                             yt[:args.n_test], {}, tmp, qat, ptq=not args.qat_only,
+                             parts=tuple(args.parts.split(",")))
         if "sww" in args.only:
             d = np.load(ROOT / "examples/mlperf_tiny/sww/labelled_windows.npz")
             xs, ys = d["specs"].astype(np.float32), d["labels"].astype(np.int64)
