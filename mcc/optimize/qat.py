@@ -27,6 +27,11 @@ ranges are keyed by the IR tensor names that ``mcc.passes.quantize.quantize`` ex
 - Biases: fake-quantized as the kernels hold them, int32 at input scale x weight scale
   (``quantize_bias``), with TFLite's activation zero points and round-half-away rounding (the
   kernels' and the exporter's), so that the forward pass follows the integer pipeline.
+- Inference (``predict``, ``tensors``, ``layer``) rounds as the int8 kernels do
+  (``kernel_rounding``, ``mcc.optimize.qat_int``): the scales are the exported float32 values,
+  conv / dense / MEAN / ADD / MUL outputs are the kernels' requantized integers (TFLite's Q31
+  multiplier and its double rounding), so every int8 tensor of the QAT forward pass equals the
+  exported graph's (the softmax output within 1 LSB: float softmax vs the kernel's fixed-point exp).
 - BatchNorm: by default (``freeze_bn_epoch=0``) folded before QAT with the model's moving
   statistics, i.e. frozen from the start. With ``freeze_bn_epoch=N > 0`` a conv / dense followed
   by a BatchNormalization in the user's Keras model trains, until epoch N, with the BN folded
@@ -55,6 +60,7 @@ from keras import ops  # noqa: E402
 from ..errors import MccError, UnsupportedOperatorError  # noqa: E402
 from ..ir import Graph, QuantParams, Tensor, verify  # noqa: E402
 from ..quant import params as Q  # noqa: E402
+from . import qat_int  # noqa: E402
 from .qat_bn import BNFold, check_freeze_bn_epoch, find_bn_folds, fold_moving_np  # noqa: E402
 
 LINEAR = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -101,17 +107,22 @@ def fake_quant_bias(b, scale):
 
 
 def activation_qparams(lo, hi):
-    """(scale, zero point) of an int8 tensor over [lo, hi], as ``mcc.quant.params.activation_params``
-    computes them for the export (zero point from the end with the smaller rounding error, rounded
-    half away from zero, clamped to [-128, 127]; the scale rounded to float32)."""
+    """(scale, zero point) of an int8 tensor over [lo, hi], exactly as ``mcc.quant.params.activation_params``
+    computes them for the export: in float64 (a range narrower than NEAR_ZERO widened, zero point
+    from the end with the smaller rounding error, rounded half away from zero, clamped to
+    [-128, 127]), the scale then rounded to float32. Returned as float32 tensors."""
+    lo, hi = ops.cast(lo, "float64"), ops.cast(hi, "float64")
+    narrow = hi - lo <= Q.NEAR_ZERO
+    lo = ops.where(narrow, ops.minimum(lo, -Q.NEAR_ZERO / 2), lo)
+    hi = ops.where(narrow, ops.maximum(hi, Q.NEAR_ZERO / 2), hi)
     lo = ops.minimum(lo, 0.0)
     hi = ops.maximum(hi, 0.0)
-    hi = ops.maximum(hi, lo + Q.NEAR_ZERO)
     s = (hi - lo) / 255.0
     zp_min, err_min = -128.0 - lo / s, 128.0 + ops.abs(lo / s)
     zp_max, err_max = 127.0 - hi / s, 127.0 + ops.abs(hi / s)
     zp = ops.where(err_min < err_max, zp_min, zp_max)
-    return s, ops.clip(round_half_away(zp), -128.0, 127.0)
+    zp = ops.clip(round_half_away(zp), -128.0, 127.0)
+    return ops.cast(s, "float32"), ops.cast(zp, "float32")
 
 
 def fake_quant_act(x, lo, hi, round_stored: bool = False):
@@ -165,8 +176,12 @@ class QATModel(keras.Model):
     """The float IR graph run with keras.ops, weights and activations fake-quantized."""
 
     def __init__(self, graph: Graph, bits: int = 8, ema_decay: float = 0.99, quantize_bias: bool = True,
-                 bn_folds: dict[str, BNFold] | None = None, freeze_bn_epoch: int = 0, **kwargs):
+                 bn_folds: dict[str, BNFold] | None = None, freeze_bn_epoch: int = 0,
+                 kernel_rounding: bool = True, **kwargs):
         super().__init__(**kwargs)
+        # inference: the values of conv / dense / MEAN / ADD / MUL rounded as the int8 kernels
+        # round them (mcc.optimize.qat_int); False: one exact rounding per fake-quantization node
+        self.kernel_rounding = bool(kernel_rounding)
         self.freeze_bn_epoch = check_freeze_bn_epoch(freeze_bn_epoch)
         self.bn_folds = dict(bn_folds or {})
         self.quantize_bias = quantize_bias
@@ -337,15 +352,84 @@ class QATModel(keras.Model):
                                       padding=a.padding.lower(), dilation_rate=a.dilation)
         return ops.matmul(ops.reshape(x, (-1, wq.shape[1])), ops.transpose(wq))
 
+    def _run_linear(self, op, args, training: bool = False):
+        """(float output, integer accumulator) of a conv / dense op; the accumulator (int64, with
+        the int32 bias; None without ``kernel_rounding``) is what the int8 kernel sums."""
+        k, a = op.kind, op.attrs
+        w, b = self._folded(op, args[0], training)
+        wq = fake_quant_weights(w, k, self.bits)
+        s_w = ops.reshape(weight_scales(w, k, self.bits), (-1,))
+        s_in = self._input_scale(op.inputs[0])
+        acc = None
+        if self.kernel_rounding and not training:
+            acc = ops.stop_gradient(self._accumulator(op, args[0], w, b, s_in))
+        if self.quantize_bias:  # the int32 bias at input scale x weight scale, as exported
+            b = fake_quant_bias(b, s_in * s_w)
+        return self._linear(k, a, args[0], wq) + b, (acc, s_in, s_w)
+
+    def _accumulator(self, op, x, w, b, s_in):
+        """The exact int32 accumulator of the int8 kernel (int64 tensor): the conv / dense of the
+        input integers (q - zp) and the weight integers, in float64 (exact), plus the int32 bias
+        round(b / f32(s_in * s_w)) (``quantize_bias``)."""
+        k = op.kind
+        s_w = weight_scales(w, k, self.bits)
+        kw = ops.clip(qat_int.round_half_away(ops.cast(w, "float64") / ops.cast(s_w, "float64")),
+                      -float(_qmax(self.bits)), float(_qmax(self.bits)))
+        xi = ops.cast(qat_int.grid(x, s_in), "float64")
+        s_b = ops.cast(s_in * ops.reshape(s_w, (-1,)), "float64")
+        b_int = qat_int.round_half_away(ops.cast(b, "float64") / s_b)
+        return ops.cast(self._linear(k, op.attrs, xi, kw) + b_int, "int64")
+
+    def _kernel_output(self, op, args, linear):
+        """The forward value of ``op``'s output as the int8 kernel computes it (dequantized), or
+        None for an op whose rounding the plain fake quantization already matches."""
+        k, a = op.kind, op.attrs
+        name = op.outputs[0]
+        act = getattr(a, "activation", "NONE")
+        if name in self.fixed or name not in self.lo:
+            return None
+        s_out, zp_out = activation_qparams(*self._group_range(name))
+        if k in LINEAR:
+            acc, s_in, s_w = linear
+            return qat_int.linear_output(acc, s_in, s_w, s_out, zp_out, act)
+        if k == "MEAN":
+            rank = len(args[0].shape)
+            axes = tuple(sorted({int(x) % rank for x in a.axes}))
+            return qat_int.mean_output(args[0], axes, a.keep_dims, self._input_scale(op.inputs[0]),
+                                       s_out, zp_out)
+        if k in ("ADD", "MUL") and all(n in self.lo or n in self.fixed for n in op.inputs):
+            fn = qat_int.add_output if k == "ADD" else qat_int.mul_output
+            s_a, s_b = (self._input_scale(n) for n in op.inputs)
+            return fn(args[0], args[1], s_a, s_b, s_out, zp_out, act)
+        return None
+
+    def layer(self, op, args, training: bool = False):
+        """One op of the quantized forward pass on its (fake-quantized) inputs ``args``: the float
+        op, its fused activation, the fake quantization of its output. At inference, with
+        ``kernel_rounding``, the value of a conv / dense / MEAN / ADD / MUL output is the int8
+        kernel's (its double rounding; the gradient would stay the float op's, straight through).
+        Training keeps the single rounding of the fake quantization (cheaper; the two differ by at
+        most one LSB on a few % of the elements)."""
+        linear = None
+        if op.kind in LINEAR:
+            y, linear = self._run_linear(op, args, training)
+        else:
+            y = self._run_op(op, args, training)
+        y = _activation(y, getattr(op.attrs, "activation", "NONE"))
+        shape = (-1,) + tuple(self.graph.tensors[op.outputs[0]].shape[1:])
+        y = ops.reshape(y, shape)
+        yq = self._fq(op.outputs[0], y, training, op.kind == "AVERAGE_POOL_2D")
+        if not self.kernel_rounding or training:
+            return yq
+        exact = self._kernel_output(op, args, linear)
+        if exact is None:
+            return yq
+        return yq + ops.stop_gradient(ops.reshape(exact, shape) - yq)
+
     def _run_op(self, op, args, training: bool = False):
         k, a = op.kind, op.attrs
         if k in LINEAR:
-            w, b = self._folded(op, args[0], training)
-            wq = fake_quant_weights(w, k, self.bits)
-            if self.quantize_bias:  # the int32 bias at input scale x weight scale, as exported
-                s_w = ops.reshape(weight_scales(w, k, self.bits), (-1,))
-                b = fake_quant_bias(b, self._input_scale(op.inputs[0]) * s_w)
-            return self._linear(k, a, args[0], wq) + b
+            return self._run_linear(op, args, training)[0]
         if k == "ADD":
             return args[0] + args[1]
         if k == "MUL":
@@ -384,11 +468,7 @@ class QATModel(keras.Model):
                     args.append(env[n])
                 elif op.kind not in LINEAR:
                     args.append(self._const(n))
-            y = self._run_op(op, args, training)
-            y = _activation(y, getattr(op.attrs, "activation", "NONE"))
-            out = g.tensors[op.outputs[0]]
-            y = ops.reshape(y, (-1,) + tuple(out.shape[1:]))
-            env[op.outputs[0]] = self._fq(op.outputs[0], y, training, op.kind == "AVERAGE_POOL_2D")
+            env[op.outputs[0]] = self.layer(op, args, training)
         if capture is not None:
             capture.update(env)
         return env[g.outputs[0]]
@@ -434,7 +514,7 @@ class QATModel(keras.Model):
 
 # ----------------------------------------------------------------------------- public API
 def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
-              calib_samples: int = 512, freeze_bn_epoch: int = 0) -> QATModel:
+              calib_samples: int = 512, freeze_bn_epoch: int = 0, kernel_rounding: bool = True) -> QATModel:
     """A new QAT Keras model for ``model`` (a keras.Model, a .keras/.h5 path or a float IR Graph).
 
     ``calib_data`` (array (N, *input shape)), if given, initializes the activation ranges with a
@@ -445,6 +525,10 @@ def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
     ``freeze_bn_epoch`` (>= 0; a Keras model only, an IR graph has its BN folded already): with
     N > 0, every conv / dense followed by a BatchNormalization trains with the BN folded using the
     batch statistics until ``fine_tune``'s epoch N, then with the frozen moving statistics.
+    ``kernel_rounding`` (default): at inference the values of conv / dense / MEAN / ADD / MUL are
+    rounded as the int8 kernels round them (``mcc.optimize.qat_int``), so the QAT model's
+    quantized forward pass is the exported integer pipeline; False: fake quantization only
+    (training always uses the fake quantization's single rounding).
     """
     freeze_bn_epoch = check_freeze_bn_epoch(freeze_bn_epoch)
     if isinstance(model, Graph):
@@ -458,7 +542,7 @@ def qat_model(model, bits: int = 8, ema_decay: float = 0.99, calib_data=None,
     name = f"qat{bits}_{_safe(str(g.meta.get('source', 'model')))}"
     folds = find_bn_folds(model, g) if freeze_bn_epoch > 0 and not isinstance(model, Graph) else {}
     qat = QATModel(g, bits=bits, ema_decay=ema_decay, bn_folds=folds, freeze_bn_epoch=freeze_bn_epoch,
-                   name=name)
+                   kernel_rounding=kernel_rounding, name=name)
     shape = g.tensors[g.inputs[0]].shape
     qat(np.zeros((1,) + tuple(shape[1:]), np.float32))  # build
     if calib_data is not None:

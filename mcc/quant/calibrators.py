@@ -4,7 +4,7 @@ Each calibrator sees the data ``passes`` times (``observe(name, values, pass_ind
 (N, ...) float32) and then gives {tensor name: (min, max)}. Registry by method name:
 
   minmax      global min and max (the TFLite converter's calibration)
-  ema         moving average of per-sample min and max (constant ``ema_constant``)
+  ema         bias-corrected moving average of the per-batch min and max (constant ``ema_constant``)
   percentile  [p_low, p_high] percentiles (``percentile``, e.g. 99.99 -> 0.01 .. 99.99) read from a
               2048-bin histogram over the min-max range
   kl          entropy calibration as TensorRT: a 2048-bin histogram of |x| (the zero bin's spike
@@ -46,23 +46,28 @@ class MinMax:
 
 @dataclass
 class EMAMinMax:
-    """Per-sample min/max averaged as m <- (1 - c) m + c x, starting from the first sample."""
+    """The min/max of each calibration batch (as TF's moving-average fake quantization tracks
+    them) averaged as m <- (1 - c) m + c x from m = 0, bias-corrected: m / (1 - (1 - c)^n) after n
+    batches. (Started from the first observation instead, a small constant left that first
+    batch's range with weight (1 - c)^(n-1): 0.64 for 45 samples at c = 0.01.)"""
     ema_constant: float = 0.01
     passes: int = 1
     lo: dict = field(default_factory=dict)
     hi: dict = field(default_factory=dict)
+    count: dict = field(default_factory=dict)
 
     def observe(self, name: str, x: np.ndarray, pass_index: int) -> None:
-        flat = x.reshape(x.shape[0], -1)
         c = self.ema_constant
-        lo, hi = self.lo.get(name), self.hi.get(name)
-        for mn, mx in zip(flat.min(axis=1).astype(np.float64), flat.max(axis=1).astype(np.float64)):
-            lo = mn if lo is None else (1 - c) * lo + c * mn
-            hi = mx if hi is None else (1 - c) * hi + c * mx
-        self.lo[name], self.hi[name] = lo, hi
+        self.lo[name] = (1 - c) * self.lo.get(name, 0.0) + c * float(x.min())
+        self.hi[name] = (1 - c) * self.hi.get(name, 0.0) + c * float(x.max())
+        self.count[name] = self.count.get(name, 0) + 1
 
     def ranges(self) -> dict[str, tuple[float, float]]:
-        return {n: (float(self.lo[n]), float(self.hi[n])) for n in self.lo}
+        out = {}
+        for n in self.lo:
+            debias = 1.0 - (1.0 - self.ema_constant) ** self.count[n]
+            out[n] = (float(self.lo[n] / debias), float(self.hi[n] / debias))
+        return out
 
 
 @dataclass
@@ -195,7 +200,7 @@ def make_calibrator(method: str, **options):
     if method not in CALIBRATORS:
         raise MccError(f"unknown calibration method {method!r}; choose one of {', '.join(CALIBRATORS)}")
     cls = CALIBRATORS[method]
-    fields = set(cls.__dataclass_fields__) - {"passes", "lo", "hi", "minmax", "hist", "absolute"}
+    fields = set(cls.__dataclass_fields__) - {"passes", "lo", "hi", "minmax", "hist", "absolute", "count"}
     unknown = set(options) - fields
     if unknown:
         raise MccError(f"calibration method {method!r} has no option {sorted(unknown)[0]!r}"
