@@ -34,7 +34,7 @@ def calib(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def budget():
-    return json.loads(_invoke("plan", MLPERF["dscnn"], "-t", BOARD, "--json").output)["int8_flash"] - 8000
+    return json.loads(_invoke("plan", MLPERF["dscnn"], "-t", BOARD, "--json").output)["int8_flash"] - 4000  # below int8, above all-2-bit (packed kernels add code)
 
 
 def test_fisher_on_a_tflite_is_a_clear_error(calib, budget):

@@ -38,18 +38,17 @@ class FisherError(MccError):
 
 def _float_model(float_graph: Graph):
     """A Keras 3 model running the float IR (weights keyed by op output), no fake quantization."""
-    from ..optimize.qat import LINEAR, QATModel
+    from ..optimize.qat import QATModel
 
     class FloatIRModel(QATModel):
         def _fq(self, name, x, training, round_stored=False):
             return x
 
-        def _run_op(self, op, args, training=False):
-            if op.kind in LINEAR:
-                return self._linear(op.kind, op.attrs, args[0], self.w[op.outputs[0]]) + self.b[op.outputs[0]]
-            return super()._run_op(op, args, training)
+        def _run_linear(self, op, args, training=False):
+            y = self._linear(op.kind, op.attrs, args[0], self.w[op.outputs[0]]) + self.b[op.outputs[0]]
+            return y, None
 
-    m = FloatIRModel(float_graph, bits=8, name="mcc_fisher_float_ir")
+    m = FloatIRModel(float_graph, bits=8, kernel_rounding=False, name="mcc_fisher_float_ir")
     shape = float_graph.tensors[float_graph.inputs[0]].shape
     m(np.zeros((1,) + tuple(shape[1:]), np.float32))
     return m
