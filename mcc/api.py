@@ -64,7 +64,7 @@ def quantize_keras(path: str | Path, options: CompileOptions) -> Graph:
     g = load_keras(path)
     return quantize_model(g, options.calib, method=options.method, per_channel=options.per_channel,
                           symmetric=options.symmetric, io=options.io, progress=options.progress,
-                          activation_bits=options.activation_bits)
+                          activation_bits=options.activation_bits, tflite_compat=options.tflite_compat)
 
 
 def lower_graph(g: Graph) -> list:

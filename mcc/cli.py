@@ -62,6 +62,9 @@ def _quant_options(fn):
                      callback=lambda ctx, param, v: int(v),
                      help="Keras models: 16 = int16 activations with int8 weights (16x8; "
                           "--io int8 then means raw int16 I/O)."),
+        click.option("--tflite-compat", is_flag=True,
+                     help="Keras models: calibrate in-place ADD inputs as the TFLite converter does (their "
+                          "range also covers the ADD output), so the int8 parameters match the converter's."),
     ]
     for o in reversed(opts):
         fn = o(fn)
@@ -194,9 +197,12 @@ def _profile_table(outdir, prof):
 @click.option("--activation-bits", type=click.Choice(["8", "16"]), default="8", show_default=True,
               callback=lambda ctx, param, v: int(v),
               help="16: int16 activations with int8 weights (16x8).")
+@click.option("--tflite-compat", is_flag=True,
+              help="Calibrate in-place ADD inputs as the TFLite converter does (their range also covers the "
+                   "ADD output), so the int8 parameters match the converter's.")
 @_user_errors
 def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dynamic, weight_bits,
-                 activation_bits=8):
+                 activation_bits=8, tflite_compat=False):
     """Quantize a Keras MODEL (post-training static) and show every activation's range, scale and
     zero point; with --eval, the accuracy before and after. `mcc compile` takes the same options."""
     from .evaluate import predict_float, predict_int8, top1
@@ -214,7 +220,8 @@ def quantize_cmd(model, calib, method, per_tensor, symmetric, io, eval_path, dyn
                              "(or --dynamic for weights-only quantization)")
     g = load_keras(model)
     q, ranges = quantize_model(g, calib, method=method, per_channel=not per_tensor, symmetric=symmetric,
-                               io=io, return_ranges=True, activation_bits=activation_bits)
+                               io=io, return_ranges=True, activation_bits=activation_bits,
+                               tflite_compat=tflite_compat)
     t = Table(title=f"{model}: {method} calibration, {'per-tensor' if per_tensor else 'per-channel'} weights")
     for c in ("tensor", "min", "max", "scale", "zero point"):
         t.add_column(c, justify="left" if c == "tensor" else "right")

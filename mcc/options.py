@@ -35,3 +35,6 @@ class CompileOptions:
     weight_bits: int = 8         # dynamic mode: 8 or 16-bit weights
     sparse: bool = True          # unstructured-sparse FC / 1x1 conv kernels where they cut flash or instructions
     plan_activations: bool = False  # plan: widen activations to 16 bits within the SRAM budget (act_bits)
+    # Keras models: reproduce the TFLite converter's calibration of in-place ADD inputs (their
+    # recorded range also covers the ADD's output), so parameters match the converter's
+    tflite_compat: bool = False
