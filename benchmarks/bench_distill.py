@@ -78,6 +78,8 @@ def configs():
     return {
         "response-offline": DistillConfig(kind="response", scheme="offline", temperature=4.0, alpha=0.9),
         "response-offline-a0.5": DistillConfig(kind="response", scheme="offline", temperature=4.0, alpha=0.5),
+        "response-offline-T2-a0.5": DistillConfig(kind="response", scheme="offline", temperature=2.0, alpha=0.5),
+        "response-offline-T1-a0.5": DistillConfig(kind="response", scheme="offline", temperature=1.0, alpha=0.5),
         "feature-offline": DistillConfig(kind="feature", scheme="offline", alpha=0.5,
                                          hints=(("t_conv2", "s_conv2"),)),
         "relation-offline": DistillConfig(kind="relation", scheme="offline", alpha=0.5),
