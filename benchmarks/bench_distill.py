@@ -8,7 +8,8 @@ seeds, float accuracy and int8 accuracy after mcc's post-training quantization.
 
 The teacher (a CNN with about 0.2 M parameters) is trained in the script on the same training subset
 (fixed seed), or with --teacher-n on the first N training images (the students still see only
---n-train: a teacher that knows more than the student, the setting distillation is for). Student: two 3x3 convolutions (8 and 16 channels) with max pooling, a 1x1
+--n-train: a teacher that knows more than the student, the setting distillation is for).
+Student: two 3x3 convolutions (8 and 16 channels) with max pooling, a 1x1
 squeeze to 8 channels and a dense classifier (5,314 parameters). int8 accuracy: mcc's
 quantize_model (minmax, per-channel, calibrated on 500 training images) run by mcc's TFLM-exact
 numpy interpreter. "wins" counts the
@@ -155,7 +156,8 @@ def main():
 
     base = np.array(res["labels"])
     tab = Table(title=f"Fashion-MNIST distillation: student {student_model().count_params():,} params, "
-                      f"teacher {teacher.count_params():,} params (float {t_acc:.4f}, {len(tx)} train images); {len(x)} train / "
+                      f"teacher {teacher.count_params():,} params (float {t_acc:.4f}, {len(tx)} train images); "
+                      f"{len(x)} train / "
                       f"{len(xt)} test images, {args.epochs} epochs, {args.seeds} seeds")
     for c in ("student trained with", "float acc mean", "std", "int8 acc mean", "std", "float vs labels",
               "int8 vs labels", "wins"):
