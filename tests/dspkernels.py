@@ -31,9 +31,14 @@ CONV_LIKE = {
 }
 
 
-@functools.cache
 def lib(dsp: bool, defines: tuple[str, ...] = ()) -> ctypes.CDLL:
-    """The library; ``defines``: extra preprocessor names (mcc.codegen.fwsize's build flags)."""
+    """The library; ``defines``: extra preprocessor names (mcc.codegen.fwsize's build flags). One
+    CDLL object per (dsp, defines) however it is called: callers set argtypes on its functions."""
+    return _lib(bool(dsp), tuple(defines))
+
+
+@functools.cache
+def _lib(dsp: bool, defines: tuple[str, ...]) -> ctypes.CDLL:
     flags = (EMULATE_FLAGS if dsp else ck.LIB_FLAGS) + tuple(f"-D{d}" for d in defines)
     name = ("libmcc_dsp" if dsp else "libmcc") + "".join(f"_{d.lower()}" for d in defines)
     so = ctypes.CDLL(str(ck.build_shared(ck.kernel_sources(), flags, name=name)))
