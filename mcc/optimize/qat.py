@@ -86,16 +86,16 @@ def round_half_away(x):
     return ops.sign(x) * ops.floor(ops.abs(x) + 0.5)
 
 
-def weight_scales(w, kind: str, bits: int):
-    """Per-output-channel symmetric scales max|w| / (2^(bits-1)-1), broadcastable against ``w``."""
+def weight_scales(w, kind: str, qmax):
+    """Per-output-channel symmetric scales max|w| / qmax, broadcastable against ``w``; ``qmax`` (the
+    largest weight integer, 2^(bits-1)-1) is a number or a tensor broadcastable against ``w``
+    (per-channel widths)."""
     m = ops.max(ops.abs(w), axis=_reduce_axes(kind, len(w.shape)), keepdims=True)
-    return ops.maximum(m, Q.NEAR_ZERO / 2) / float(_qmax(bits))
+    return ops.maximum(m, Q.NEAR_ZERO / 2) / qmax
 
 
-def fake_quant_weights(w, kind: str, bits: int):
-    """Per-output-channel symmetric fake quantization with a straight-through gradient."""
-    qmax = float(_qmax(bits))
-    s = weight_scales(w, kind, bits)
+def fake_quant_weights(w, s, qmax):
+    """Symmetric fake quantization of ``w`` at the scales ``s`` with a straight-through gradient."""
     q = ops.clip(round_half_away(w / s), -qmax, qmax) * s
     return w + ops.stop_gradient(q - w)
 
@@ -352,33 +352,41 @@ class QATModel(keras.Model):
                                       padding=a.padding.lower(), dilation_rate=a.dilation)
         return ops.matmul(ops.reshape(x, (-1, wq.shape[1])), ops.transpose(wq))
 
+    def _weight_qmax(self, op, ndim: int):
+        """The largest weight integer of each of ``op``'s output channels: a number here (every
+        channel at ``bits``); a subclass with per-channel widths returns a tensor broadcastable
+        against the ``ndim``-dimensional weights."""
+        return float(_qmax(self.bits))
+
     def _run_linear(self, op, args, training: bool = False):
-        """(float output, integer accumulator) of a conv / dense op; the accumulator (int64, with
-        the int32 bias; None without ``kernel_rounding``) is what the int8 kernel sums."""
+        """(float output, (accumulator, input scale, weight scales)) of a conv / dense op; the
+        accumulator (int64, with the int32 bias; None without ``kernel_rounding``) is what the
+        int8 kernel sums."""
         k, a = op.kind, op.attrs
         w, b = self._folded(op, args[0], training)
-        wq = fake_quant_weights(w, k, self.bits)
-        s_w = ops.reshape(weight_scales(w, k, self.bits), (-1,))
+        qmax = self._weight_qmax(op, len(w.shape))
+        s = weight_scales(w, k, qmax)
+        wq = fake_quant_weights(w, s, qmax)
+        s_w = ops.reshape(s, (-1,))
         s_in = self._input_scale(op.inputs[0])
         acc = None
         if self.kernel_rounding and not training:
-            acc = ops.stop_gradient(self._accumulator(op, args[0], w, b, s_in))
+            acc = ops.stop_gradient(self._accumulator(op, args[0], w, b, s, qmax, s_in))
         if self.quantize_bias:  # the int32 bias at input scale x weight scale, as exported
             b = fake_quant_bias(b, s_in * s_w)
         return self._linear(k, a, args[0], wq) + b, (acc, s_in, s_w)
 
-    def _accumulator(self, op, x, w, b, s_in):
+    def _accumulator(self, op, x, w, b, s, qmax, s_in):
         """The exact int32 accumulator of the int8 kernel (int64 tensor): the conv / dense of the
-        input integers (q - zp) and the weight integers, in float64 (exact), plus the int32 bias
-        round(b / f32(s_in * s_w)) (``quantize_bias``)."""
-        k = op.kind
-        s_w = weight_scales(w, k, self.bits)
-        kw = ops.clip(qat_int.round_half_away(ops.cast(w, "float64") / ops.cast(s_w, "float64")),
-                      -float(_qmax(self.bits)), float(_qmax(self.bits)))
+        input integers (q - zp) and the weight integers (``w`` at the scales ``s``, within
+        +-``qmax``), in float64 (exact), plus the int32 bias round(b / f32(s_in * s_w))
+        (``quantize_bias``)."""
+        q64 = qmax if isinstance(qmax, float) else ops.cast(qmax, "float64")
+        kw = ops.clip(qat_int.round_half_away(ops.cast(w, "float64") / ops.cast(s, "float64")), -q64, q64)
         xi = ops.cast(qat_int.grid(x, s_in), "float64")
-        s_b = ops.cast(s_in * ops.reshape(s_w, (-1,)), "float64")
+        s_b = ops.cast(s_in * ops.reshape(s, (-1,)), "float64")
         b_int = qat_int.round_half_away(ops.cast(b, "float64") / s_b)
-        return ops.cast(self._linear(k, op.attrs, xi, kw) + b_int, "int64")
+        return ops.cast(self._linear(op.kind, op.attrs, xi, kw) + b_int, "int64")
 
     def _kernel_output(self, op, args, linear):
         """The forward value of ``op``'s output as the int8 kernel computes it (dequantized), or

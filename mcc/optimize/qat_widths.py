@@ -31,8 +31,7 @@ from ..errors import MccError
 from ..ir import Graph, Tensor, verify
 from ..passes.weight_bits import WIDTHS, channel_rows, requantize_channels, set_weight_bits, _from_rows
 from ..quant import params as Q
-from . import qat_int
-from .qat import LINEAR, WEIGHT_AXIS, QATModel, _reduce_axes, _safe, fake_quant_bias, round_half_away
+from .qat import LINEAR, WEIGHT_AXIS, QATModel, _safe
 
 
 def _normalize(graph: Graph, widths: Mapping[str, int | Sequence[int]]) -> dict[str, tuple[int, ...]]:
@@ -64,36 +63,11 @@ class WidthsQATModel(QATModel):
         self.qmax = {op.outputs[0]: np.array([(1 << (b - 1)) - 1 for b in self.widths[op.inputs[1]]], np.float32)
                      for op in graph.ops if op.kind in LINEAR}
 
-    def _qmax_shaped(self, op, ndim: int):
+    def _weight_qmax(self, op, ndim: int):
+        """Each output channel's largest weight integer at its width, shaped against the weights."""
         shape = [1] * ndim
         shape[WEIGHT_AXIS[op.kind]] = -1
         return ops.reshape(ops.convert_to_tensor(self.qmax[op.outputs[0]]), shape)
-
-    def _scales(self, op, w):
-        m = ops.max(ops.abs(w), axis=_reduce_axes(op.kind, len(w.shape)), keepdims=True)
-        return ops.maximum(m, Q.NEAR_ZERO / 2) / self._qmax_shaped(op, len(w.shape))
-
-    def _run_linear(self, op, args, training: bool = False):
-        """QATModel._run_linear with each output channel's weights at its own width: (float output,
-        (accumulator, input scale, weight scales)); the accumulator (int64, the int32 bias
-        included) is the kernel's, at inference with ``kernel_rounding``, else None."""
-        k, a = op.kind, op.attrs
-        w, b = self._folded(op, args[0], training)
-        s = self._scales(op, w)
-        qmax = self._qmax_shaped(op, len(w.shape))
-        wq = w + ops.stop_gradient(ops.clip(round_half_away(w / s), -qmax, qmax) * s - w)
-        s_w = ops.reshape(s, (-1,))
-        s_in = self._input_scale(op.inputs[0])
-        acc = None
-        if self.kernel_rounding and not training:
-            kw = ops.clip(qat_int.round_half_away(ops.cast(w, "float64") / ops.cast(s, "float64")),
-                          -ops.cast(qmax, "float64"), ops.cast(qmax, "float64"))
-            xi = ops.cast(qat_int.grid(args[0], s_in), "float64")
-            b_int = qat_int.round_half_away(ops.cast(b, "float64") / ops.cast(s_in * s_w, "float64"))
-            acc = ops.stop_gradient(ops.cast(self._linear(k, a, xi, kw) + b_int, "int64"))
-        if self.quantize_bias:
-            b = fake_quant_bias(b, s_in * s_w)
-        return self._linear(k, a, args[0], wq) + b, (acc, s_in, s_w)
 
     def float_graph(self, quantized_weights: bool = True) -> Graph:
         """The float IR with the current weights (rounded at the per-channel widths by default)."""
