@@ -1,6 +1,7 @@
 /*
  * mcc_sx_internal.h -- kernel bodies shared by int8 and int16 activations (not part of the public
- * API). AVERAGE_POOL_2D, MAX_POOL_2D, MUL and PAD compute the same integers for both widths; each
+ * API). AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL, PAD and QUANTIZE (float32 input) compute the same
+ * integers for both widths; each
  * body below reads and writes elements of `bytes` bytes (1: int8, 2: int16) and the public kernels
  * (mcc_<op>_s8.c, mcc_<op>_s16.c) call it with a constant width, which the compiler folds away.
  * LOGISTIC and TANH share one body per width (mcc_sx_sigmoid_s8 / _s16) with a constant flag.
@@ -8,6 +9,7 @@
 #ifndef MCC_SX_INTERNAL_H
 #define MCC_SX_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -119,6 +121,138 @@ static inline mcc_status mcc_sx_pool(const mcc_pool_params *p, const void *input
                 }
             }
         }
+    }
+    return MCC_OK;
+}
+
+
+/* One input of ADD rescaled to the common scale: requantize((x + offset) << left_shift).
+ * Out of line: the int8 ADD runs it 512 times per call to fill its tables, or per element of
+ * small tensors only (one copy of the requantization instead of four inlined ones: smaller code). */
+#if defined(__GNUC__)
+__attribute__((noinline, unused)) /* unused: in the kernels other than ADD */
+#endif
+static int32_t mcc_sx_add_rescale(int32_t x, int32_t offset, int32_t left_shift,
+                                  int32_t multiplier, int32_t shift)
+{
+    return mcc_requantize(mcc_wrapping_shl(x + offset, left_shift), multiplier, shift);
+}
+
+#define MCC_SX_ADD_LUT_MIN_ELEMENTS 1024
+
+/*
+ * ADD with 4-D broadcasting (TFLite reference semantics; int16 is TFLM's general-scale path).
+ * Both inputs are offset, shifted left by left_shift, rescaled to a common scale, summed and
+ * rescaled to the output:
+ *   out = clamp(requantize(requantize((x1 + off1) << ls, m1, s1)
+ *                          + requantize((x2 + off2) << ls, m2, s2), mo, so) + out_off)
+ * For int8 the rescaled input terms depend on one 8-bit value each, so for large tensors they
+ * are tabulated once (256 entries per input) instead of computed per element: the same
+ * integers, two requantizations fewer per element.
+ */
+static inline mcc_status mcc_sx_add(const mcc_add_params *p, const void *input1,
+                                    const void *input2, void *output, int32_t bytes)
+{
+    const mcc_broadcast_shape *s;
+    size_t o = 0;
+    int32_t i0;
+    int32_t d;
+    int use_lut;
+    int32_t lut1[256];
+    int32_t lut2[256];
+
+    if (p == NULL || input1 == NULL || input2 == NULL || output == NULL) {
+        return MCC_ERR_ARG;
+    }
+    s = &p->shape;
+    for (d = 0; d < 4; ++d) {
+        if (s->out_dims[d] < 0 || s->in1_strides[d] < 0 || s->in2_strides[d] < 0) {
+            return MCC_ERR_ARG;
+        }
+    }
+    if (p->left_shift < 0 || p->left_shift > 31) {
+        return MCC_ERR_ARG;
+    }
+    use_lut = bytes == 1 && (int64_t)s->out_dims[0] * s->out_dims[1] * s->out_dims[2] *
+                                    s->out_dims[3] >= MCC_SX_ADD_LUT_MIN_ELEMENTS;
+    if (use_lut) {
+        int32_t v;
+        for (v = -128; v < 128; ++v) {
+            lut1[v + 128] = mcc_sx_add_rescale(v, p->input1_offset, p->left_shift,
+                                               p->input1_multiplier, p->input1_shift);
+            lut2[v + 128] = mcc_sx_add_rescale(v, p->input2_offset, p->left_shift,
+                                               p->input2_multiplier, p->input2_shift);
+        }
+    }
+    for (i0 = 0; i0 < s->out_dims[0]; ++i0) {
+        int32_t i1;
+        for (i1 = 0; i1 < s->out_dims[1]; ++i1) {
+            int32_t i2;
+            for (i2 = 0; i2 < s->out_dims[2]; ++i2) {
+                const size_t a = (size_t)i0 * (size_t)s->in1_strides[0] +
+                                 (size_t)i1 * (size_t)s->in1_strides[1] +
+                                 (size_t)i2 * (size_t)s->in1_strides[2];
+                const size_t b = (size_t)i0 * (size_t)s->in2_strides[0] +
+                                 (size_t)i1 * (size_t)s->in2_strides[1] +
+                                 (size_t)i2 * (size_t)s->in2_strides[2];
+                const size_t sa = (size_t)s->in1_strides[3];
+                const size_t sb = (size_t)s->in2_strides[3];
+                int32_t i3;
+                for (i3 = 0; i3 < s->out_dims[3]; ++i3) {
+                    const int32_t x1 = mcc_sx_load(input1, a + (size_t)i3 * sa, bytes);
+                    const int32_t x2 = mcc_sx_load(input2, b + (size_t)i3 * sb, bytes);
+                    const int32_t r1 =
+                        use_lut ? lut1[x1 + 128]
+                                : mcc_sx_add_rescale(x1, p->input1_offset, p->left_shift,
+                                                     p->input1_multiplier, p->input1_shift);
+                    const int32_t r2 =
+                        use_lut ? lut2[x2 + 128]
+                                : mcc_sx_add_rescale(x2, p->input2_offset, p->left_shift,
+                                                     p->input2_multiplier, p->input2_shift);
+                    const int32_t r = mcc_requantize(mcc_wrapping_add(r1, r2), p->output_multiplier,
+                                                     p->output_shift) +
+                                      p->output_offset;
+                    mcc_sx_store(output, o++, bytes, r, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+    return MCC_OK;
+}
+
+/*
+ * QUANTIZE float32 -> int8/int16 (TFLite AffineQuantize: divide in float, round half away from
+ * zero): out = clamp((int32)roundf(x / scale) + zero_point, qmin, qmax). The reference's float ->
+ * int32 conversion is undefined out of range; here large values saturate and NaN gives qmin (what
+ * the reference computes on x86 hosts, where such conversions yield INT32_MIN).
+ */
+static inline mcc_status mcc_sx_quantize_f32(const mcc_quantize_params *p, const float *input,
+                                             void *output, int32_t bytes)
+{
+    const int32_t type_min = bytes == 1 ? INT8_MIN : INT16_MIN;
+    const int32_t type_max = bytes == 1 ? INT8_MAX : INT16_MAX;
+    int32_t i;
+    int32_t lo;
+    int32_t hi;
+
+    if (p == NULL || input == NULL || output == NULL || p->size < 0) {
+        return MCC_ERR_ARG;
+    }
+    lo = p->qmin > type_min ? p->qmin : type_min;
+    hi = p->qmax < type_max ? p->qmax : type_max;
+    for (i = 0; i < p->size; ++i) {
+        const float r = roundf(input[i] / p->scale);
+        int32_t q;
+        if (r != r) {
+            q = lo;
+        } else if (r >= 1.0e9f) {
+            q = hi;
+        } else if (r <= -1.0e9f) {
+            q = lo;
+        } else {
+            q = (int32_t)r + p->zero_point;
+        }
+        mcc_sx_store(output, (size_t)i, bytes, q, lo, hi);
     }
     return MCC_OK;
 }

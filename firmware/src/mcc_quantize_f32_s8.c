@@ -1,38 +1,8 @@
-/* QUANTIZE float32 -> int8 (TFLite AffineQuantize: divide in float, round half away from zero). */
-#include <math.h>
-#include <stddef.h>
+/* QUANTIZE float32 -> int8 (TFLite AffineQuantize; the body, shared with int16, is
+ * mcc_sx_quantize_f32 in mcc_sx_internal.h). */
+#include "mcc_sx_internal.h"
 
-#include "mcc_nn.h"
-#include "mcc_nn_internal.h"
-
-/* out = clamp((int32)roundf(x / scale) + zero_point, qmin, qmax). The reference's float -> int32
- * conversion is undefined out of range; here large values saturate and NaN gives qmin (what the
- * reference computes on x86 hosts, where such conversions yield INT32_MIN). */
 mcc_status mcc_quantize_f32_s8(const mcc_quantize_params *p, const float *input, int8_t *output)
 {
-    int32_t i;
-    int32_t lo;
-    int32_t hi;
-
-    if (p == NULL || input == NULL || output == NULL || p->size < 0) {
-        return MCC_ERR_ARG;
-    }
-    lo = p->qmin > INT8_MIN ? p->qmin : INT8_MIN;
-    hi = p->qmax < INT8_MAX ? p->qmax : INT8_MAX;
-
-    for (i = 0; i < p->size; ++i) {
-        const float r = roundf(input[i] / p->scale);
-        int32_t q;
-        if (r != r) {
-            q = lo;
-        } else if (r >= 1.0e9f) {
-            q = hi;
-        } else if (r <= -1.0e9f) {
-            q = lo;
-        } else {
-            q = (int32_t)r + p->zero_point;
-        }
-        output[i] = (int8_t)mcc_clamp_s32(q, lo, hi);
-    }
-    return MCC_OK;
+    return mcc_sx_quantize_f32(p, input, output, 1);
 }
