@@ -1,8 +1,8 @@
 /*
  * mcc_sx_internal.h -- kernel bodies shared by int8 and int16 activations (not part of the public
  * API). AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL, PAD and QUANTIZE (float32 input) compute the same
- * integers for both widths; each
- * body below reads and writes elements of `bytes` bytes (1: int8, 2: int16) and the public kernels
+ * integers for both widths; each body below reads and writes elements of `bytes` bytes (1: int8,
+ * 2: int16) and the public kernels
  * (mcc_<op>_s8.c, mcc_<op>_s16.c) call it with a constant width, which the compiler folds away.
  * LOGISTIC and TANH share one body per width (mcc_sx_sigmoid_s8 / _s16) with a constant flag.
  */
@@ -140,48 +140,67 @@ static int32_t mcc_sx_add_rescale(int32_t x, int32_t offset, int32_t left_shift,
 
 #define MCC_SX_ADD_LUT_MIN_ELEMENTS 1024
 
-/*
- * ADD with 4-D broadcasting (TFLite reference semantics; int16 is TFLM's general-scale path).
- * Both inputs are offset, shifted left by left_shift, rescaled to a common scale, summed and
- * rescaled to the output:
- *   out = clamp(requantize(requantize((x1 + off1) << ls, m1, s1)
- *                          + requantize((x2 + off2) << ls, m2, s2), mo, so) + out_off)
- * For int8 the rescaled input terms depend on one 8-bit value each, so for large tensors they
- * are tabulated once (256 entries per input) instead of computed per element: the same
- * integers, two requantizations fewer per element.
- */
-static inline mcc_status mcc_sx_add(const mcc_add_params *p, const void *input1,
-                                    const void *input2, void *output, int32_t bytes)
-{
-    const mcc_broadcast_shape *s;
-    size_t o = 0;
-    int32_t i0;
-    int32_t d;
-    int use_lut;
-    int32_t lut1[256];
-    int32_t lut2[256];
+typedef enum { MCC_SX_ADD, MCC_SX_MUL } mcc_sx_binary_kind;
 
-    if (p == NULL || input1 == NULL || input2 == NULL || output == NULL) {
-        return MCC_ERR_ARG;
-    }
-    s = &p->shape;
+/* MCC_ERR_ARG unless every output dimension and input stride is >= 0. */
+static inline mcc_status mcc_sx_check_broadcast(const mcc_broadcast_shape *s)
+{
+    int32_t d;
     for (d = 0; d < 4; ++d) {
         if (s->out_dims[d] < 0 || s->in1_strides[d] < 0 || s->in2_strides[d] < 0) {
             return MCC_ERR_ARG;
         }
     }
-    if (p->left_shift < 0 || p->left_shift > 31) {
+    return MCC_OK;
+}
+
+/*
+ * ADD and MUL with 4-D broadcasting (TFLite reference semantics; int16 ADD is TFLM's
+ * general-scale path). `kind` and `bytes` are constants at every call, so each public kernel
+ * keeps only its own arithmetic.
+ *   ADD: both inputs are offset, shifted left by left_shift, rescaled to a common scale, summed
+ *        and rescaled to the output:
+ *          out = clamp(requantize(requantize((x1 + off1) << ls, m1, s1)
+ *                                 + requantize((x2 + off2) << ls, m2, s2), mo, so) + out_off)
+ *        For int8 the rescaled input terms depend on one 8-bit value each, so for large tensors
+ *        they are tabulated once (256 entries per input) instead of computed per element: the
+ *        same integers, two requantizations fewer per element.
+ *   MUL: out = clamp(requantize((x1 + off1) * (x2 + off2), mo, so) + out_off); the product wraps
+ *        to int32 as the reference's int32 multiply does (it cannot overflow for int8).
+ */
+static inline mcc_status mcc_sx_binary(const void *params, const void *input1, const void *input2,
+                                       void *output, int32_t bytes, mcc_sx_binary_kind kind)
+{
+    const mcc_add_params *pa = (const mcc_add_params *)params;
+    const mcc_mul_params *pm = (const mcc_mul_params *)params;
+    const mcc_broadcast_shape *s;
+    size_t o = 0;
+    int32_t i0;
+    int use_lut = 0;
+    int32_t lut1[256];
+    int32_t lut2[256];
+
+    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL) {
         return MCC_ERR_ARG;
     }
-    use_lut = bytes == 1 && (int64_t)s->out_dims[0] * s->out_dims[1] * s->out_dims[2] *
-                                    s->out_dims[3] >= MCC_SX_ADD_LUT_MIN_ELEMENTS;
+    s = kind == MCC_SX_ADD ? &pa->shape : &pm->shape;
+    if (mcc_sx_check_broadcast(s) != MCC_OK) {
+        return MCC_ERR_ARG;
+    }
+    if (kind == MCC_SX_ADD) {
+        if (pa->left_shift < 0 || pa->left_shift > 31) {
+            return MCC_ERR_ARG;
+        }
+        use_lut = bytes == 1 && (int64_t)s->out_dims[0] * s->out_dims[1] * s->out_dims[2] *
+                                        s->out_dims[3] >= MCC_SX_ADD_LUT_MIN_ELEMENTS;
+    }
     if (use_lut) {
         int32_t v;
         for (v = -128; v < 128; ++v) {
-            lut1[v + 128] = mcc_sx_add_rescale(v, p->input1_offset, p->left_shift,
-                                               p->input1_multiplier, p->input1_shift);
-            lut2[v + 128] = mcc_sx_add_rescale(v, p->input2_offset, p->left_shift,
-                                               p->input2_multiplier, p->input2_shift);
+            lut1[v + 128] = mcc_sx_add_rescale(v, pa->input1_offset, pa->left_shift,
+                                               pa->input1_multiplier, pa->input1_shift);
+            lut2[v + 128] = mcc_sx_add_rescale(v, pa->input2_offset, pa->left_shift,
+                                               pa->input2_multiplier, pa->input2_shift);
         }
     }
     for (i0 = 0; i0 < s->out_dims[0]; ++i0) {
@@ -201,18 +220,28 @@ static inline mcc_status mcc_sx_add(const mcc_add_params *p, const void *input1,
                 for (i3 = 0; i3 < s->out_dims[3]; ++i3) {
                     const int32_t x1 = mcc_sx_load(input1, a + (size_t)i3 * sa, bytes);
                     const int32_t x2 = mcc_sx_load(input2, b + (size_t)i3 * sb, bytes);
-                    const int32_t r1 =
-                        use_lut ? lut1[x1 + 128]
-                                : mcc_sx_add_rescale(x1, p->input1_offset, p->left_shift,
-                                                     p->input1_multiplier, p->input1_shift);
-                    const int32_t r2 =
-                        use_lut ? lut2[x2 + 128]
-                                : mcc_sx_add_rescale(x2, p->input2_offset, p->left_shift,
-                                                     p->input2_multiplier, p->input2_shift);
-                    const int32_t r = mcc_requantize(mcc_wrapping_add(r1, r2), p->output_multiplier,
-                                                     p->output_shift) +
-                                      p->output_offset;
-                    mcc_sx_store(output, o++, bytes, r, p->act_min, p->act_max);
+                    int32_t r;
+                    if (kind == MCC_SX_ADD) {
+                        const int32_t r1 =
+                            use_lut ? lut1[x1 + 128]
+                                    : mcc_sx_add_rescale(x1, pa->input1_offset, pa->left_shift,
+                                                         pa->input1_multiplier, pa->input1_shift);
+                        const int32_t r2 =
+                            use_lut ? lut2[x2 + 128]
+                                    : mcc_sx_add_rescale(x2, pa->input2_offset, pa->left_shift,
+                                                         pa->input2_multiplier, pa->input2_shift);
+                        r = mcc_requantize(mcc_wrapping_add(r1, r2), pa->output_multiplier,
+                                           pa->output_shift) +
+                            pa->output_offset;
+                        mcc_sx_store(output, o++, bytes, r, pa->act_min, pa->act_max);
+                    } else {
+                        const int32_t v1 = x1 + pm->input1_offset;
+                        const int32_t v2 = x2 + pm->input2_offset;
+                        const int32_t prod = mcc_wrap_s32((uint32_t)v1 * (uint32_t)v2);
+                        r = mcc_requantize(prod, pm->output_multiplier, pm->output_shift) +
+                            pm->output_offset;
+                        mcc_sx_store(output, o++, bytes, r, pm->act_min, pm->act_max);
+                    }
                 }
             }
         }
@@ -257,55 +286,6 @@ static inline mcc_status mcc_sx_quantize_f32(const mcc_quantize_params *p, const
     return MCC_OK;
 }
 
-/* MUL with 4-D broadcasting (TFLite reference semantics):
- * out = clamp(requantize((x1 + off1) * (x2 + off2), m, s) + out_off); the product wraps to
- * int32 as the reference's int32 multiply does (it cannot overflow for int8). */
-static inline mcc_status mcc_sx_mul(const mcc_mul_params *p, const void *input1,
-                                    const void *input2, void *output, int32_t bytes)
-{
-    const mcc_broadcast_shape *s;
-    size_t o = 0;
-    int32_t i0;
-    int32_t d;
-
-    if (p == NULL || input1 == NULL || input2 == NULL || output == NULL) {
-        return MCC_ERR_ARG;
-    }
-    s = &p->shape;
-    for (d = 0; d < 4; ++d) {
-        if (s->out_dims[d] < 0 || s->in1_strides[d] < 0 || s->in2_strides[d] < 0) {
-            return MCC_ERR_ARG;
-        }
-    }
-    for (i0 = 0; i0 < s->out_dims[0]; ++i0) {
-        int32_t i1;
-        for (i1 = 0; i1 < s->out_dims[1]; ++i1) {
-            int32_t i2;
-            for (i2 = 0; i2 < s->out_dims[2]; ++i2) {
-                const size_t a = (size_t)i0 * (size_t)s->in1_strides[0] +
-                                 (size_t)i1 * (size_t)s->in1_strides[1] +
-                                 (size_t)i2 * (size_t)s->in1_strides[2];
-                const size_t b = (size_t)i0 * (size_t)s->in2_strides[0] +
-                                 (size_t)i1 * (size_t)s->in2_strides[1] +
-                                 (size_t)i2 * (size_t)s->in2_strides[2];
-                const size_t sa = (size_t)s->in1_strides[3];
-                const size_t sb = (size_t)s->in2_strides[3];
-                int32_t i3;
-                for (i3 = 0; i3 < s->out_dims[3]; ++i3) {
-                    const int32_t v1 =
-                        mcc_sx_load(input1, a + (size_t)i3 * sa, bytes) + p->input1_offset;
-                    const int32_t v2 =
-                        mcc_sx_load(input2, b + (size_t)i3 * sb, bytes) + p->input2_offset;
-                    const int32_t prod = mcc_wrap_s32((uint32_t)v1 * (uint32_t)v2);
-                    const int32_t r = mcc_requantize(prod, p->output_multiplier, p->output_shift) +
-                                      p->output_offset;
-                    mcc_sx_store(output, o++, bytes, r, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
-    return MCC_OK;
-}
 
 /* count elements of `bytes` bytes set to value, from element i of base. */
 static inline void mcc_sx_fill(void *base, size_t i, int32_t count, int32_t bytes, int32_t value)

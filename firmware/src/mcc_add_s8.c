@@ -5,5 +5,5 @@
 mcc_status mcc_add_s8(const mcc_add_params *p, const int8_t *input1, const int8_t *input2,
                       int8_t *output)
 {
-    return mcc_sx_add(p, input1, input2, output, 1);
+    return mcc_sx_binary(p, input1, input2, output, 1, MCC_SX_ADD);
 }

@@ -1,9 +1,9 @@
 /* MUL int16 with 4-D broadcasting (TFLite reference semantics for int16; the body,
- * shared with int8, is mcc_sx_mul in mcc_sx_internal.h). */
+ * shared with int8, is mcc_sx_binary in mcc_sx_internal.h). */
 #include "mcc_sx_internal.h"
 
 mcc_status mcc_mul_s16(const mcc_mul_s16_params *p, const int16_t *input1, const int16_t *input2,
                        int16_t *output)
 {
-    return mcc_sx_mul(p, input1, input2, output, 2);
+    return mcc_sx_binary(p, input1, input2, output, 2, MCC_SX_MUL);
 }
