@@ -14,6 +14,12 @@ squeeze to 8 channels and a dense classifier (5,314 parameters). int8 accuracy: 
 quantize_model (minmax, per-channel, calibrated on 500 training images) run by mcc's TFLM-exact
 numpy interpreter. "wins" counts the
 seeds where the distilled student beats the labels-only student of the same seed (float).
+
+--teacher PATH --student cnn3-half: the pruning setting instead. The teacher is a trained .keras
+model (e.g. bench_prune.py's cnn3 baseline from its cache), the student the same architecture at
+half the channels (bench_prune.cnn3 with 16-32-32 channels, what 50 % structured pruning leaves),
+trained from scratch. The feature and self configs name the default models' layers: leave them
+out with --only.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -115,6 +122,9 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--only", default="", help="comma-separated subset of the distillation configs")
+    ap.add_argument("--teacher", default="", help="a trained .keras teacher instead of training one here")
+    ap.add_argument("--student", default="tiny", choices=("tiny", "cnn3-half"),
+                    help="tiny: the 5,314-parameter CNN; cnn3-half: bench_prune's cnn3 at 16-32-32 channels")
     args = ap.parse_args()
 
     import keras
@@ -128,12 +138,26 @@ def main():
     x, y, xt, yt = x[:args.n_train], y[:args.n_train], xt[:args.n_test], yt[:args.n_test]
     calib = x[:500]
     t0 = time.perf_counter()
-    keras.utils.set_random_seed(1234)
-    teacher = teacher_model()
-    LabelTrainer(1e-3).fit(teacher, tx, ty, epochs=args.teacher_epochs, batch_size=args.batch_size)
-    t_acc = acc(teacher, xt, yt)
-    console.print(f"teacher: {teacher.count_params():,} params, test accuracy {t_acc:.4f} "
-                  f"({args.teacher_epochs} epochs on {len(tx)} images, {time.perf_counter() - t0:.0f} s)")
+    if args.teacher:
+        teacher = keras.saving.load_model(args.teacher, compile=False)
+        t_acc = acc(teacher, xt, yt)
+        tx = ()
+        console.print(f"teacher: {args.teacher}, {teacher.count_params():,} params, test accuracy {t_acc:.4f}")
+    else:
+        keras.utils.set_random_seed(1234)
+        teacher = teacher_model()
+        LabelTrainer(1e-3).fit(teacher, tx, ty, epochs=args.teacher_epochs, batch_size=args.batch_size)
+        t_acc = acc(teacher, xt, yt)
+        console.print(f"teacher: {teacher.count_params():,} params, test accuracy {t_acc:.4f} "
+                      f"({args.teacher_epochs} epochs on {len(tx)} images, {time.perf_counter() - t0:.0f} s)")
+    if args.student == "cnn3-half":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_prune import cnn3
+
+        def student_model():
+            return cnn3((16, 32, 32), name="cnn3_half")
+    else:
+        student_model = globals()["student_model"]
 
     cfgs = configs()
     if args.only:
@@ -156,7 +180,8 @@ def main():
 
     base = np.array(res["labels"])
     tab = Table(title=f"Fashion-MNIST distillation: student {student_model().count_params():,} params, "
-                      f"teacher {teacher.count_params():,} params (float {t_acc:.4f}, {len(tx)} train images); "
+                      f"teacher {teacher.count_params():,} params (float {t_acc:.4f}"
+                      f"{f', {len(tx)} train images' if len(tx) else ''}); "
                       f"{len(x)} train / "
                       f"{len(xt)} test images, {args.epochs} epochs, {args.seeds} seeds")
     for c in ("student trained with", "float acc mean", "std", "int8 acc mean", "std", "float vs labels",

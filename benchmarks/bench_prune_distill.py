@@ -25,6 +25,12 @@ ResNet-8 topology; all for 28x28x1 raw pixels):
    model. "flash" is the whole linked firmware (kernels, runtime, harness: 8-11 KB no pruning
    removes); "model flash" is what the model owns (total minus `mcc size`'s overhead). The goal
    column: d int8 > -1 pp, whole-firmware flash and instructions <= 0.6x.
+
+The runs behind the figures reported for issue 5 (2 cores, about 75 and 40 minutes):
+
+    ... --models cnn3 --base-epochs 12 --epochs 12 --candidates taylor:oneshot --distill-candidates 2:0.5,4:0.9
+    ... --models resnet8 --base-epochs 10 --resnet-train-n 20000 --epochs 12 --candidates taylor:oneshot \
+        --distill-candidates 2:0.5,4:0.9
 """
 
 from __future__ import annotations
@@ -119,11 +125,11 @@ def run_model(which, data, args, tmp) -> dict:
         out["selection"] = []
     else:
         method, schedule, out["selection"] = select(which, model, xb, yb, val, args)
-    out["chosen"] = f"{method}:{schedule}"
-    console.print(f"{which}: chosen {method}:{schedule} ({time.perf_counter() - t0:.0f} s)")
+    out["chosen"] = f"{method}:{schedule}" + (", chosen on validation" if out["selection"] else ", given")
+    console.print(f"{which}: {out['chosen']} ({time.perf_counter() - t0:.0f} s)")
     temperature, alpha, dsel = select_distill(which, model, method, schedule, xb, yb, val, args)
     out["selection"] = out["selection"] + dsel
-    out["distill"] = f"T={temperature:g}, alpha={alpha:g}"
+    out["distill"] = f"T={temperature:g}, alpha={alpha:g}"  # chosen on validation if several
     out["rows"].append(("unpruned", "", 0.0, measure(model, f"{which}-base", data, tmp, args.core, args.n_int8)))
     trainers = (("labels", label_trainer(args.lr)), ("distill", distill_trainer(model, args.lr, temperature, alpha)))
     for label, trainer in trainers:
@@ -141,8 +147,7 @@ def run_model(which, data, args, tmp) -> dict:
 def report(res, args) -> Table:
     rows = res["rows"]
     base = rows[0][3]
-    t = Table(title=f"{res['model']}: {args.sparsity:.0%} structured pruning ({res['chosen']}, chosen on "
-                    f"validation), {args.epochs} ep fine-tuning on {res['train_n']} train images; "
+    t = Table(title=f"{res['model']}: {args.sparsity:.0%} structured pruning ({res['chosen']}), {args.epochs} ep fine-tuning on {res['train_n']} train images; "
                     f"{args.core} under QEMU; top-1 on {args.n_test} test images; ratios vs the unpruned int8 model")
     for c in ("model", "sparsity", "top-1 float", "top-1 int8", "d int8 (pp)", "MACs", "flash B", "flash ratio",
               "model flash B", "model ratio", "arena B", "instructions", "instr ratio", "goal"):
