@@ -43,13 +43,17 @@ def _float_and_ranges(model: str | Path, options: CompileOptions) -> tuple[Graph
     return g, ranges, x
 
 
+def _io(options: CompileOptions) -> str:
+    """The graph edges of a mixed-width graph: int8 when asked, else float."""
+    return "int8" if options.io == "int8" else "float"
+
+
 def mixed_graph(model: str | Path, options: CompileOptions, widths: dict[str, int]) -> Graph:
     """The mixed-width quantized graph of a Keras ``model`` (calibrated on ``options.calib``)."""
     from .passes.act_widths import quantize_mixed
 
     g, ranges, _ = _float_and_ranges(model, options)
-    io = "int8" if options.io == "int8" else "float"
-    return quantize_mixed(g, ranges, widths, per_channel=options.per_channel, io=io)
+    return quantize_mixed(g, ranges, widths, per_channel=options.per_channel, io=_io(options))
 
 
 def plan_activations(plan, model: str | Path, options: CompileOptions, n_calib: int = 64):
@@ -61,9 +65,8 @@ def plan_activations(plan, model: str | Path, options: CompileOptions, n_calib: 
         raise InputDataError("activation widths are planned only when every weight stays 8 bits (the 16x8 "
                              "kernels take int8 weights): raise --flash or plan without --act-widths")
     g, ranges, x = _float_and_ranges(model, options)
-    io = "int8" if options.io == "int8" else "float"
     ap = choose_activation_widths(g, ranges, x[:n_calib], target=plan.target, sram=plan.sram_budget,
-                                  per_channel=options.per_channel, io=io)
+                                  per_channel=options.per_channel, io=_io(options))
     wide = {n: 16 for n in ap.wide}
     # the instruction model (mcc.planner.instructions) has no 16x8 kernels: no prediction for a mixed plan
     return dataclasses.replace(plan, activation_widths=wide, sram=ap.sram if ap.sram is not None else plan.sram,

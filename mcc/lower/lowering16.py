@@ -83,7 +83,7 @@ def _depthwise(g: Graph, op: Op) -> P.DepthwiseConvS16Params:
         **_spatial(g, op, w.shape[1:3]), input_c=x.shape[3], filter_h=w.shape[1],
         filter_w=w.shape[2], output_c=w.shape[3], depth_multiplier=dm,
         dilation_h=op.attrs.dilation[0], dilation_w=op.attrs.dilation[1], act_min=act_min,
-        act_max=act_max, multiplier=mult, shift=shift, bias_bits=_bias_bits(ins))
+        act_max=act_max, multiplier=mult, shift=shift)  # bias_bits 64, required above
 
 
 def _fully_connected(g: Graph, op: Op) -> P.FullyConnectedS16Params:

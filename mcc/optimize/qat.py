@@ -80,10 +80,7 @@ def _reduce_axes(kind: str, ndim: int) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------------------- fake quantization
-def round_half_away(x):
-    """Round to nearest, ties away from zero, as the integer kernels and TFLite's quantizer round
-    (``ops.round`` rounds ties to even: average pooling of int8 values hits ties often)."""
-    return ops.sign(x) * ops.floor(ops.abs(x) + 0.5)
+round_half_away = qat_int.round_half_away  # keras.ops, ties away from zero (the kernels' rounding)
 
 
 def weight_scales(w, kind: str, qmax):
@@ -382,10 +379,10 @@ class QATModel(keras.Model):
         +-``qmax``), in float64 (exact), plus the int32 bias round(b / f32(s_in * s_w))
         (``quantize_bias``)."""
         q64 = qmax if isinstance(qmax, float) else ops.cast(qmax, "float64")
-        kw = ops.clip(qat_int.round_half_away(ops.cast(w, "float64") / ops.cast(s, "float64")), -q64, q64)
+        kw = ops.clip(round_half_away(ops.cast(w, "float64") / ops.cast(s, "float64")), -q64, q64)
         xi = ops.cast(qat_int.grid(x, s_in), "float64")
         s_b = ops.cast(s_in * ops.reshape(s, (-1,)), "float64")
-        b_int = qat_int.round_half_away(ops.cast(b, "float64") / s_b)
+        b_int = round_half_away(ops.cast(b, "float64") / s_b)
         return ops.cast(self._linear(op.kind, op.attrs, xi, kw) + b_int, "int64")
 
     def _kernel_output(self, op, args, linear):

@@ -49,6 +49,8 @@ def _pow2_i64(e):
 
 
 def round_half_away(x):
+    """Round to nearest, ties away from zero, as the integer kernels and TFLite's quantizer round
+    (``ops.round`` rounds ties to even: average pooling of int8 values hits ties often)."""
     return ops.sign(x) * ops.floor(ops.abs(x) + 0.5)
 
 

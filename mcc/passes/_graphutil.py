@@ -85,11 +85,17 @@ def rename_uses(ops, old: str, new: str):
     return [replace(op, inputs=tuple(new if n == old else n for n in op.inputs)) for op in ops]
 
 
-def new_const(g: Graph, tensors: dict, base: str, data: np.ndarray) -> str:
-    """Add a float32 constant with a name unused in ``g`` and ``tensors``; return the name."""
+def fresh_name(base: str, *taken) -> str:
+    """``base``, or ``base_2``, ``base_3``, ... : the first not in any of the containers ``taken``."""
     name, k = base, 1
-    while name in g.tensors or name in tensors:
+    while any(name in t for t in taken):
         k += 1
         name = f"{base}_{k}"
+    return name
+
+
+def new_const(g: Graph, tensors: dict, base: str, data: np.ndarray) -> str:
+    """Add a float32 constant with a name unused in ``g`` and ``tensors``; return the name."""
+    name = fresh_name(base, g.tensors, tensors)
     tensors[name] = Tensor(name, tuple(data.shape), "float32", None, np.asarray(data, np.float32))
     return name

@@ -25,6 +25,7 @@ from typing import Mapping
 
 from ..errors import MccError
 from ..ir import Graph, NoAttrs, Op, Tensor, verify
+from ._graphutil import fresh_name
 from .quantize import quantize
 from .quantize16 import quantize16
 
@@ -58,28 +59,34 @@ def check_widths(graph: Graph, widths: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
+def quantized_pair(graph: Graph, ranges: dict, per_channel: bool = True,
+                   dense_per_channel: bool | None = None) -> dict[int, Graph]:
+    """{8: the int8 graph, 16: the 16x8 graph} of the float ``graph``: the two fully quantized
+    versions a mixed graph takes its ops from (8-bit ops cannot compute a 16-bit output nor 16-bit
+    ops an 8-bit one: an op's width is its output's). Callers building many mixed graphs of one
+    model compute it once and pass it to ``quantize_mixed``."""
+    return {8: quantize(graph, ranges, per_channel=per_channel, io="int8", fold_input_rescale=False,
+                        dense_per_channel=dense_per_channel),
+            16: quantize16(graph, ranges, per_channel=per_channel, io="int16",
+                           dense_per_channel=dense_per_channel)}
+
+
 def quantize_mixed(graph: Graph, ranges: dict, widths: Mapping[str, int], per_channel: bool = True,
-                   io: str = "float", dense_per_channel: bool | None = None) -> Graph:
-    """The mixed-width version of the float ``graph`` (see the module doc)."""
+                   io: str = "float", dense_per_channel: bool | None = None,
+                   pair: dict[int, Graph] | None = None) -> Graph:
+    """The mixed-width version of the float ``graph`` (see the module doc); ``pair``: the
+    ``quantized_pair`` of ``graph``, ``ranges`` and these options, when the caller has it."""
     if io not in ("float", "int8"):
         raise MccError(f"io must be 'float' or 'int8' for mixed activation widths, got {io!r}")
     w = check_widths(graph, widths)
-    # 8-bit ops cannot compute a 16-bit output nor 16-bit ops an 8-bit one: the op's width is its
-    # output's; the graph is built from both fully quantized versions
-    q = {8: quantize(graph, ranges, per_channel=per_channel, io="int8", fold_input_rescale=False,
-                     dense_per_channel=dense_per_channel),
-         16: quantize16(graph, ranges, per_channel=per_channel, io="int16",
-                        dense_per_channel=dense_per_channel)}
+    q = pair if pair is not None else quantized_pair(graph, ranges, per_channel, dense_per_channel)
     by_name = {bits: {op.outputs[0]: op for op in qg.ops} for bits, qg in q.items()}
     tensors: dict[str, Tensor] = {}
     ops: list[Op] = []
     used = set(graph.tensors)
 
     def fresh(base: str) -> str:
-        name, k = base, 1
-        while name in used:
-            k += 1
-            name = f"{base}_{k}"
+        name = fresh_name(base, used)
         used.add(name)
         return name
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..ir import Graph, Tensor
-from ._graphutil import LINEAR, channel_vector, prune, single_consumer
+from ._graphutil import LINEAR, channel_vector, fresh_name, prune, single_consumer
 
 _OUT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 
@@ -94,10 +94,7 @@ def _apply(g: Graph, i: int, reshape: int | None, chain: list[int], mul, add) ->
 
 
 def _fresh(tensors: dict, base: str, data: np.ndarray) -> str:
-    name, k = base, 1
-    while name in tensors:
-        k += 1
-        name = f"{base}_{k}"
+    name = fresh_name(base, tensors)
     tensors[name] = Tensor(name, tuple(data.shape), "float32", None, data)
     return name
 

@@ -27,9 +27,8 @@ import numpy as np
 
 from ..errors import MccError
 from ..ir import Graph
-from ..passes.act_widths import quantize_mixed, widenable
-from ..passes.quantize import quantize
-from ..passes.quantize16 import quantize16
+from ..passes.act_widths import quantize_mixed, quantized_pair, widenable
+from ..quant import params as Q
 from ..reference import float_interp as F
 
 
@@ -52,17 +51,17 @@ class ActPlan:
 def _fake(x: np.ndarray, q, bits: int) -> np.ndarray:
     """Quantize-dequantize ``x`` with parameters ``q`` at ``bits`` (round half away, saturating)."""
     lo, hi = (-128, 127) if bits == 8 else (-32768, 32767)
-    v = x.astype(np.float64) / q.s
-    v = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + q.zp, lo, hi)
+    v = np.clip(Q.round_half_away(x.astype(np.float64) / q.s) + q.zp, lo, hi)
     return ((v - q.zp) * q.s).astype(np.float32)
 
 
 def act_sensitivity(float_graph: Graph, ranges: dict, calib: np.ndarray, candidates: list[str] | None = None,
-                    per_channel: bool = True) -> dict[str, tuple[float, float]]:
-    """candidate -> (output MSE with it at 8 bits, at 16 bits); the rest of the model float."""
+                    per_channel: bool = True, pair: dict[int, Graph] | None = None) -> dict[str, tuple[float, float]]:
+    """candidate -> (output MSE with it at 8 bits, at 16 bits); the rest of the model float.
+    ``pair``: the graph's ``quantized_pair`` (mcc.passes.act_widths), when the caller has it."""
     g = float_graph
-    q8 = quantize(g, ranges, per_channel=per_channel, io="int8", fold_input_rescale=False)
-    q16 = quantize16(g, ranges, per_channel=per_channel, io="int16")
+    if pair is None:
+        pair = quantized_pair(g, ranges, per_channel)
     cands = widenable(g) if candidates is None else list(candidates)
     (x,), batch = F.check_batch(g, [calib])
     env0 = F.run(g, [x], keep_all=True)
@@ -73,7 +72,7 @@ def act_sensitivity(float_graph: Graph, ranges: dict, calib: np.ndarray, candida
         errs = []
         for bits in (8, 16):
             env = dict(env0)
-            env[n] = _fake(env0[n], (q8 if bits == 8 else q16).tensors[n].quant, bits)
+            env[n] = _fake(env0[n], pair[bits].tensors[n].quant, bits)
             for op in g.ops[producer.get(n, -1) + 1:]:
                 args = [None if a is None else env[a] if a in env else F._constant(g, a) for a in op.inputs]
                 if args and args[-1] is None:
@@ -108,7 +107,8 @@ def choose_activation_widths(float_graph: Graph, ranges: dict, calib: np.ndarray
         board = None if t.is_host else t.board
     if arena_budget is None and board is None:
         raise MccError("activation widths need a budget: an SRAM budget on a board (-t BOARD) or an arena budget")
-    mixed = lambda w: quantize_mixed(float_graph, ranges, w, per_channel=per_channel, io=io)  # noqa: E731
+    pair = quantized_pair(float_graph, ranges, per_channel)
+    mixed = lambda w: quantize_mixed(float_graph, ranges, w, per_channel=per_channel, io=io, pair=pair)  # noqa: E731
     g8 = mixed({})
     arena8 = arena_of(g8, has_dsp)
     sram8 = sram_budget = None
@@ -120,7 +120,7 @@ def choose_activation_widths(float_graph: Graph, ranges: dict, calib: np.ndarray
     if arena8 > limit:
         raise MccError(f"the model needs {arena8:,} bytes of arena with every activation at 8 bits, over the "
                        f"budget ({limit:,} bytes of arena): no activation can be widened")
-    errors = act_sensitivity(float_graph, ranges, calib, per_channel=per_channel)
+    errors = act_sensitivity(float_graph, ranges, calib, per_channel=per_channel, pair=pair)
     gains = {n: e8 - e16 for n, (e8, e16) in errors.items()}
     chosen: dict[str, int] = {}
     arena = arena8
@@ -141,7 +141,6 @@ def choose_activation_widths(float_graph: Graph, ranges: dict, calib: np.ndarray
         _, n, arena = best
         chosen[n] = 16
         order.append(n)
-    widths = dict(sorted({n: chosen.get(n, 8) for n in float_graph.activations()}.items()))
     sram_p = None
     if board is not None:
         from .cost import predict_graph
@@ -151,5 +150,5 @@ def choose_activation_widths(float_graph: Graph, ranges: dict, calib: np.ndarray
                 break
             chosen.pop(order.pop())
             arena = arena_of(mixed(chosen), has_dsp)
-        widths = dict(sorted({n: chosen.get(n, 8) for n in float_graph.activations()}.items()))
+    widths = dict(sorted({n: chosen.get(n, 8) for n in float_graph.activations()}.items()))
     return ActPlan(widths, arena, arena8, sram_p, sram8, sram_budget, gains, errors)
